@@ -1,0 +1,52 @@
+/* chart.h — reading and validating a chart archive as Helm's loader does.
+ *
+ * A chart is a gzip'd tar whose entries all sit under one top directory,
+ * with Chart.yaml exactly one directory deep ("mychart/Chart.yaml").
+ * Validation follows helm/pkg/chart/v2/loader and Metadata.Validate. */
+#ifndef CD_CHART_H
+#define CD_CHART_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include "cd_err.h"
+
+#define CHART_MAX_DECOMPRESSED (100L << 20) /* Helm's MaxDecompressedChartSize */
+#define CHART_MAX_FILE (5L << 20)           /* Helm's MaxDecompressedFileSize */
+
+struct chart_info {
+	char *name;     /* metadata.name */
+	char *version;  /* metadata.version, exactly as written in Chart.yaml */
+	json_t *meta;   /* Helm's chart.Metadata as JSON, keys as Helm marshals
+	                   them, empty fields omitted, apiVersion defaulted to "v1" */
+};
+
+/* Reads the archive in buf and fills out (owned by the caller, released
+ * with chart_info_free).  Rejects, with CD_EINVAL and a message that says
+ * what is wrong: not gzip, not tar, truncated data, absolute or ".." entry
+ * paths, links, no Chart.yaml or one at the wrong depth, a file over
+ * CHART_MAX_FILE, more than CHART_MAX_DECOMPRESSED in all, invalid YAML,
+ * and metadata that chart_validate_meta rejects. */
+cd_rc chart_read(const void *buf, size_t len, struct chart_info *out, cd_err *err);
+
+/* Parses Chart.yaml text into Helm's Metadata JSON (*meta, new reference).
+ * Scalars in string fields stay strings exactly as written ("1.10" stays
+ * "1.10"); aliases are bounded so an alias bomb fails instead of growing. */
+cd_rc chart_parse_yaml(const char *text, size_t len, json_t **meta, cd_err *err);
+
+/* Helm's Metadata.Validate: name present, a single path segment, not "."
+ * or ".."; version valid SemVer; type "", "application" or "library";
+ * dependency and maintainer entries well formed. */
+cd_rc chart_validate_meta(const json_t *meta, cd_err *err);
+
+/* Calls fn for every regular file of the archive with its path below the
+ * chart's top directory ("templates/x.yaml") — for the templates and values
+ * API.  Stops early when fn returns non-zero.  Same limits as chart_read. */
+typedef int (*chart_file_fn)(const char *path, const void *data, size_t len, void *ctx);
+cd_rc chart_each_file(const void *buf, size_t len, chart_file_fn fn, void *ctx, cd_err *err);
+
+/* "<name>-<version>.tgz", malloc'd. */
+char *chart_filename(const char *name, const char *version);
+
+void chart_info_free(struct chart_info *ci);
+
+#endif

@@ -1,0 +1,47 @@
+/* index.h — index entries and rendered index files.
+ *
+ * An entry is Helm's repo.ChartVersion: the chart's Metadata plus urls,
+ * created and digest.  An index file is "apiVersion: v1", the entries of
+ * every name in name order (blocks kept rendered by the store), generated
+ * and serverInfo — concatenated, never re-marshalled.  Rendered files live
+ * in <state>/index/<repo-dir>/ named by the repo generation they show, and
+ * are made once per generation: concurrent readers wait on a lock for the
+ * one render instead of starting their own. */
+#ifndef CD_INDEX_H
+#define CD_INDEX_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include "cd_err.h"
+#include "store.h"
+
+/* The ChartVersion JSON for one stored version (new reference):
+ * meta + "urls": [chart_url + "/" (repo + "/")? "charts/" + file, or relative
+ * "charts/" + file when chart_url is ""], "created", "digest". */
+json_t *index_entry(const json_t *meta, const char *repo, const char *file,
+                    const char *digest, const char *created, const char *chart_url);
+
+/* The rendered-file options that do not change per request. */
+struct index_opts {
+	const char *state_dir;
+	const char *context_path;  /* "" or "/prefix": serverInfo.contextPath */
+	bool json;                 /* also (and preferably) render index.json */
+};
+
+/* Makes sure the index file of repo for its current generation exists and
+ * writes its path relative to <state>/index ("<repo-dir>/<gen>.yaml") into
+ * rel (malloc'd).  Renders it when missing, under a lock so that only one
+ * process renders a generation. */
+cd_rc index_ensure(struct store *s, const struct index_opts *o, const char *repo,
+                   enum store_format fmt, char **rel, cd_err *err);
+
+/* Writes the whole index of repo to fd (used by --print-index). */
+cd_rc index_write_fd(struct store *s, const struct index_opts *o, const char *repo,
+                     enum store_format fmt, int fd, cd_err *err);
+
+/* The current time in Helm's RFC 3339 form with nanoseconds, UTC. */
+void index_now_rfc3339(char out[64]);
+/* A file time in the same form. */
+void index_time_rfc3339(int64_t unix_ns, char out[64]);
+
+#endif

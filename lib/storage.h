@@ -1,0 +1,65 @@
+/* storage.h — the chart storage directory, ChartMuseum's local layout.
+ *
+ * <root>/[<repo>/]<name>-<version>.tgz and <name>-<version>.tgz.prov, where
+ * <repo> has DEPTH segments.  Nothing here can name a path outside root:
+ * repo keys and file names are validated before any system call.  Writes
+ * are atomic: a ".cd-tmp-*" file in the target directory, fsync, link or
+ * rename onto the final name, fsync of the directory. */
+#ifndef CD_STORAGE_H
+#define CD_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "cd_err.h"
+
+#define STORAGE_TMP_PREFIX ".cd-tmp-"
+
+/* A repo key: "" at depth 0, else "seg" / "seg/seg" ... with each segment
+ * [A-Za-z0-9._-]+ and not "." or "..".  True when valid for that depth. */
+bool storage_repo_valid(const char *repo, int depth);
+
+/* A stored file name: [A-Za-z0-9._+-]+, not starting with '.', no "/". */
+bool storage_filename_valid(const char *file);
+
+/* File identity used to skip unchanged files. */
+struct storage_stat {
+	int64_t size;
+	int64_t mtime_ns;
+	uint64_t ino;
+};
+
+/* Writes data to <root>/<repo>/<file> atomically, creating the repo
+ * directories.  With overwrite false and the file present: CD_EEXIST and
+ * nothing changes (link(2), so of racing writers exactly one wins).  A full
+ * disk gives CD_ENOSPC; nothing half-written is ever left under file.
+ * st, when not NULL, receives the identity of the final file. */
+cd_rc storage_write(const char *root, const char *repo, const char *file,
+                    const void *data, size_t len, bool overwrite,
+                    struct storage_stat *st, cd_err *err);
+
+/* Removes <root>/<repo>/<file>; CD_ENOTFOUND when absent. */
+cd_rc storage_remove(const char *root, const char *repo, const char *file, cd_err *err);
+
+/* True and fills st when <root>/<repo>/<file> is a regular file. */
+bool storage_exists(const char *root, const char *repo, const char *file,
+                    struct storage_stat *st);
+
+/* Reads the whole file into *data (malloc'd, caller frees); fails with
+ * CD_ETOOBIG past max bytes. */
+cd_rc storage_read(const char *root, const char *repo, const char *file,
+                   size_t max, void **data, size_t *len, struct storage_stat *st,
+                   cd_err *err);
+
+/* "<root>/<repo>/<file>" or "<root>/<file>", malloc'd. */
+char *storage_path(const char *root, const char *repo, const char *file);
+
+/* Counts the .tgz and .prov files of a repo directory (MAX_STORAGE_OBJECTS). */
+long storage_count_objects(const char *root, const char *repo);
+
+/* Deletes leftover STORAGE_TMP_PREFIX files under root (to depth levels of
+ * repo directories): call only when no upload can be in flight. */
+void storage_clean_tmp(const char *root, int depth);
+
+#endif

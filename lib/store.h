@@ -1,0 +1,100 @@
+/* store.h — the SQLite index of every chart version (one db, WAL mode).
+ *
+ * Shared by every worker and the indexer.  Open a connection after fork.
+ * Writes are short BEGIN IMMEDIATE transactions; all hashing, parsing and
+ * file renames happen before one opens.  No statement stays open between
+ * calls.  Each chart name's index entries are kept rendered (YAML and JSON)
+ * in a block row, rewritten when that name changes, and every change bumps
+ * the repo's generation so readers know when a rendered index is stale. */
+#ifndef CD_STORE_H
+#define CD_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "cd_err.h"
+#include "storage.h"
+
+struct store;
+
+/* Opens (creating when needed) the database at path: WAL, busy timeout,
+ * schema.  A file that is not a usable database gives CD_EDB with the
+ * reason; the indexer then moves it aside with store_recreate. */
+cd_rc store_open(const char *path, struct store **out, cd_err *err);
+void store_close(struct store *s);
+
+/* Renames a corrupt database (and its -wal/-shm) to *.corrupt-<time> and
+ * opens a fresh one. */
+cd_rc store_recreate(const char *path, struct store **out, cd_err *err);
+
+/* One chart version as stored. */
+struct store_chart {
+	char *repo, *name, *version, *file;
+	struct storage_stat st;
+	char digest[65];
+	char *created;   /* RFC 3339 */
+	json_t *meta;    /* Helm Metadata JSON */
+};
+void store_chart_free(struct store_chart *c);
+
+/* Inserts or replaces the version (keyed by repo+name+version; a row for
+ * the same repo+file is replaced too), rewrites the name's block and bumps
+ * the repo's generation, in one transaction.  chart_url is "" or the
+ * CHART_URL prefix used to build the entry's urls. */
+cd_rc store_put(struct store *s, const struct store_chart *c, const char *chart_url,
+                cd_err *err);
+
+/* Many puts and removals in one transaction (the indexer's batches). */
+cd_rc store_begin(struct store *s, cd_err *err);
+cd_rc store_commit(struct store *s, cd_err *err);
+void store_rollback(struct store *s);
+
+/* Deletes the version; CD_ENOTFOUND when absent.  Rewrites the block and
+ * bumps the generation. */
+cd_rc store_remove(struct store *s, const char *repo, const char *name,
+                   const char *version, const char *chart_url, cd_err *err);
+
+/* Deletes the row for repo+file, if any (a file removed behind our back). */
+cd_rc store_remove_file(struct store *s, const char *repo, const char *file,
+                        const char *chart_url, cd_err *err);
+
+/* Looks a version up; CD_ENOTFOUND when absent.  out owned by the caller. */
+cd_rc store_get(struct store *s, const char *repo, const char *name,
+                const char *version, struct store_chart *out, cd_err *err);
+
+/* The repo's generation (0 for an unknown repo). */
+cd_rc store_generation(struct store *s, const char *repo, int64_t *gen, cd_err *err);
+
+/* Registers a repo (so "GET /" lists it even while empty). */
+cd_rc store_add_repo(struct store *s, const char *repo, cd_err *err);
+
+/* Calls fn for each repo key, sorted. */
+cd_rc store_each_repo(struct store *s, int (*fn)(const char *repo, void *ctx),
+                      void *ctx, cd_err *err);
+
+/* Calls fn for each stored block of a repo in name order: the name and its
+ * rendered YAML ("  name:\n  - ...") or JSON ("[{...},...]") text. */
+enum store_format { STORE_YAML, STORE_JSON };
+cd_rc store_each_block(struct store *s, const char *repo, enum store_format fmt,
+                       int (*fn)(const char *name, const char *text, size_t len, void *ctx),
+                       void *ctx, cd_err *err);
+
+/* Calls fn for every version of repo (or, when name is not NULL, of that
+ * name), names sorted, versions newest first by SemVer. */
+cd_rc store_each_chart(struct store *s, const char *repo, const char *name,
+                       int (*fn)(const struct store_chart *c, void *ctx), void *ctx,
+                       cd_err *err);
+
+/* Calls fn for every file the index knows in repo, with its identity. */
+cd_rc store_each_file(struct store *s, const char *repo,
+                      int (*fn)(const char *file, const struct storage_stat *st, void *ctx),
+                      void *ctx, cd_err *err);
+
+/* Files found invalid are remembered with their identity so they are
+ * reported once and not re-read until they change. */
+cd_rc store_put_bad_file(struct store *s, const char *repo, const char *file,
+                         const struct storage_stat *st, const char *reason, cd_err *err);
+bool store_is_known_bad(struct store *s, const char *repo, const char *file,
+                        const struct storage_stat *st);
+
+#endif

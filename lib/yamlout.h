@@ -1,0 +1,34 @@
+/* yamlout.h — rendering JSON values as YAML the way Helm writes index.yaml.
+ *
+ * Helm marshals through sigs.k8s.io/yaml: mapping keys sorted, block style,
+ * sequences of a mapping's value at the key's own indentation.  Strings are
+ * written double-quoted when a plain scalar would change type or meaning
+ * ("1.10", "true", "", "null", ": x"), so every string stays a string. */
+#ifndef CD_YAMLOUT_H
+#define CD_YAMLOUT_H
+
+#include <jansson.h>
+#include "cd_err.h"
+
+/* A growable byte buffer; buf_free releases it. */
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+cd_rc buf_append(struct buf *b, const void *data, size_t len);
+cd_rc buf_puts(struct buf *b, const char *s);
+cd_rc buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_free(struct buf *b);
+
+/* Appends an object as "key: value" lines at the given indentation
+ * (spaces), keys sorted, nested values in block style below them. */
+cd_rc yamlout_value(struct buf *out, const json_t *value, int indent);
+
+/* Appends one sequence item "<indent>- key: ..." for an object, the way an
+ * index entry sits under its chart name ("  - apiVersion: v2\n    ..."). */
+cd_rc yamlout_seq_item(struct buf *out, const json_t *object, int indent);
+
+/* Appends s as a YAML scalar, quoted when needed. */
+cd_rc yamlout_string(struct buf *out, const char *s, size_t len);
+
+#endif
