@@ -10,6 +10,7 @@
 #define CD_SEMVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "cd_err.h"
 
@@ -30,5 +31,16 @@ int semver_compare(const struct semver *a, const struct semver *b);
 /* Compares two version strings; one that does not parse orders after every
  * valid one, and two invalid ones compare as strings (Helm's SortEntries). */
 int semver_compare_str(const char *a, const char *b);
+
+/* Picks the highest of versions[0..n) that satisfies constraint, Masterminds
+ * syntax as Helm uses for dependencies: exact ("1.2.3", "=1.2.3"), partial
+ * versions as wildcards ("1.2" is 1.2.x), x, X and * wildcards, "^", "~", "~>",
+ * ">", ">=", "<", "<=", "!=", hyphen ranges ("1.2 - 1.4"), AND by space or
+ * ", ", OR by "||".  A prerelease version matches only an AND group that
+ * names a prerelease (Masterminds v3.4).  Versions that do not parse are
+ * skipped.  CD_ENOTFOUND when none matches, CD_EINVAL for a malformed
+ * constraint; on CD_OK *best is the index of the winner. */
+cd_rc semver_constraint_best(const char *constraint, const char *const *versions,
+                             size_t n, size_t *best, cd_err *err);
 
 #endif

@@ -1,0 +1,1210 @@
+/* chart.c — chart archives (libarchive) and Chart.yaml (libyaml → jansson)
+ * read the way Helm's pkg/chart/v2 loader reads them.
+ *
+ * Choices where Helm leaves room or where we are stricter:
+ * - Strings that Helm v3.17's Validate passes through sanitizeString are
+ *   sanitized while parsing (white space → ' ', unprintable characters
+ *   dropped), so the stored metadata is what Helm would index.  Unassigned
+ *   code points are kept: there are no Unicode tables here.
+ * - All entries must share one top directory; links, devices, absolute and
+ *   ".." paths are refused; "\" counts as "/" and "." segments are dropped.
+ * - Limits are checked on each tar header's size before its data is
+ *   decompressed, so a gzip bomb is refused after one header.
+ * - For apiVersion v1, requirements.yaml's dependencies replace Chart.yaml's
+ *   (Helm unmarshals the whole file over Metadata; only that key matters).
+ * - YAML merge keys ("<<") are not expanded; duplicate keys: the last wins. */
+#include "chart.h"
+#include "semver.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#define CHART_MAX_ENTRIES 100000 /* tar entries, directories included */
+#define YAML_MAX_NODES 100000    /* nodes once aliases are expanded */
+#define YAML_MAX_DEPTH 64        /* nesting once aliases are expanded */
+#define YAML_ANCHOR_BUCKETS 1024
+
+/* ==== UTF-8 and Helm's sanitizeString ================================== */
+
+/* Decodes one code point at s[0..n); returns its length, 0 when invalid
+ * (overlong, surrogate, beyond U+10FFFF or truncated). */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 :
+	             (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+	if (len == 0 || len > n)
+		return 0;
+	uint32_t c = len == 1 ? s[0] : s[0] & (0x7F >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3F);
+	}
+	if (c < min[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* True when s[0..n) is valid UTF-8 without NUL. */
+static bool utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		uint32_t c;
+		size_t l = utf8_decode(p + i, n - i, &c);
+		if (l == 0 || c == 0)
+			return false;
+		i += l;
+	}
+	return true;
+}
+
+/* Go's unicode.IsSpace. */
+static bool cp_is_space(uint32_t c)
+{
+	return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 ||
+	       c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+	       c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/* Not unicode.IsPrint: controls, format characters, private use and
+ * noncharacters.  Unassigned code points are kept (no Unicode tables here). */
+static bool cp_unprintable(uint32_t c)
+{
+	static const uint32_t ranges[][2] = {
+		{ 0x00, 0x1F }, { 0x7F, 0x9F }, { 0xAD, 0xAD }, { 0x600, 0x605 },
+		{ 0x61C, 0x61C }, { 0x6DD, 0x6DD }, { 0x70F, 0x70F }, { 0x890, 0x891 },
+		{ 0x8E2, 0x8E2 }, { 0x180E, 0x180E }, { 0x200B, 0x200F }, { 0x202A, 0x202E },
+		{ 0x2060, 0x2064 }, { 0x2066, 0x206F }, { 0xE000, 0xF8FF }, { 0xFDD0, 0xFDEF },
+		{ 0xFEFF, 0xFEFF }, { 0xFFF9, 0xFFFB }, { 0x110BD, 0x110BD }, { 0x110CD, 0x110CD },
+		{ 0x13430, 0x1343F }, { 0x1BCA0, 0x1BCA3 }, { 0x1D173, 0x1D17A },
+		{ 0xE0001, 0xE0001 }, { 0xE0020, 0xE007F }, { 0xF0000, 0x10FFFF },
+	};
+	if ((c & 0xFFFE) == 0xFFFE)
+		return true;
+	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+		if (c >= ranges[i][0] && c <= ranges[i][1])
+			return true;
+	return false;
+}
+
+/* Helm's sanitizeString (v3.17): white space becomes ' ', unprintable
+ * characters are dropped.  s is valid UTF-8 (libyaml checked it); the
+ * result is a new jansson string. */
+static json_t *sanitized_string(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *out = malloc(n + 1);
+	size_t o = 0;
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		uint32_t c;
+		size_t l = utf8_decode(p + i, n - i, &c);
+		if (l == 0) { /* not reached for libyaml output; drop the byte */
+			i++;
+			continue;
+		}
+		if (cp_is_space(c))
+			out[o++] = ' ';
+		else if (!cp_unprintable(c))
+			memcpy(out + o, s + i, l), o += l;
+		i += l;
+	}
+	json_t *j = json_stringn(out, o);
+	free(out);
+	return j;
+}
+
+/* ==== YAML document tree with bounded aliases =========================== */
+
+enum yn_kind { YN_SCALAR, YN_SEQ, YN_MAP };
+
+/* One YAML node.  Aliases share the anchored node; weight and height count
+ * it as if expanded, which is what bounds an alias bomb. */
+struct ynode {
+	enum yn_kind kind;
+	char *text;          /* scalar value as libyaml gives it */
+	size_t len;
+	bool plain;          /* plain and untagged: may be null, bool or number */
+	struct ynode **kids; /* sequence items, or key, value, key, value ... */
+	size_t nkids, cap;
+	size_t weight;       /* node count after alias expansion */
+	int height;          /* nesting levels after alias expansion */
+	struct ynode *next;  /* allocation list owned by the ydoc */
+};
+
+struct yanchor {
+	char *name;
+	struct ynode *node;
+	struct yanchor *next;
+};
+
+/* A parsed document: owns every node and anchor; freed by ydoc_free. */
+struct ydoc {
+	const char *what; /* file name for messages: "Chart.yaml" */
+	struct ynode *root, *nodes;
+	struct yanchor *anchors[YAML_ANCHOR_BUCKETS];
+	struct ynode *open[YAML_MAX_DEPTH];
+	char *open_anchor[YAML_MAX_DEPTH];
+	int depth;
+};
+
+/* Releases everything the document owns. */
+static void ydoc_free(struct ydoc *doc)
+{
+	for (struct ynode *n = doc->nodes, *next; n != NULL; n = next) {
+		next = n->next;
+		free(n->text);
+		free(n->kids);
+		free(n);
+	}
+	for (size_t b = 0; b < YAML_ANCHOR_BUCKETS; b++)
+		for (struct yanchor *a = doc->anchors[b], *next; a != NULL; a = next) {
+			next = a->next;
+			free(a->name);
+			free(a);
+		}
+	for (int i = 0; i < doc->depth; i++)
+		free(doc->open_anchor[i]);
+	doc->nodes = doc->root = NULL;
+	doc->depth = 0;
+}
+
+/* A new node on the document's allocation list; NULL when out of memory. */
+static struct ynode *yn_new(struct ydoc *doc, enum yn_kind kind)
+{
+	struct ynode *n = calloc(1, sizeof *n);
+	if (n == NULL)
+		return NULL;
+	n->kind = kind;
+	n->weight = 1;
+	n->height = 1;
+	n->next = doc->nodes;
+	doc->nodes = n;
+	return n;
+}
+
+/* Bucket of an anchor name (FNV-1a). */
+static size_t yanchor_bucket(const char *name)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % YAML_ANCHOR_BUCKETS;
+}
+
+/* Records that name now refers to node (a later anchor hides an earlier). */
+static cd_rc yanchor_set(struct ydoc *doc, const char *name, struct ynode *node, cd_err *err)
+{
+	struct yanchor *a = calloc(1, sizeof *a);
+	if (a == NULL || (a->name = strdup(name)) == NULL) {
+		free(a);
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	}
+	size_t b = yanchor_bucket(name);
+	a->node = node;
+	a->next = doc->anchors[b];
+	doc->anchors[b] = a;
+	return CD_OK;
+}
+
+/* The node name refers to; NULL when unknown or still open (recursive). */
+static struct ynode *yanchor_get(const struct ydoc *doc, const char *name)
+{
+	for (struct yanchor *a = doc->anchors[yanchor_bucket(name)]; a; a = a->next)
+		if (strcmp(a->name, name) == 0)
+			return a->node;
+	return NULL;
+}
+
+/* Adds node under the innermost open container (or as the root), keeping
+ * the expanded size and depth within bounds. */
+static cd_rc ydoc_attach(struct ydoc *doc, struct ynode *node, cd_err *err)
+{
+	if (doc->depth + node->height > YAML_MAX_DEPTH)
+		return cd_fail(err, CD_EINVAL, "%s: too many aliases/too deep: nesting over %d levels",
+		               doc->what, YAML_MAX_DEPTH);
+	if (doc->depth == 0) {
+		if (doc->root == NULL)
+			doc->root = node;
+		return CD_OK;
+	}
+	struct ynode *p = doc->open[doc->depth - 1];
+	if (p->nkids == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 8;
+		struct ynode **k = realloc(p->kids, cap * sizeof *k);
+		if (k == NULL)
+			return cd_fail(err, CD_ENOMEM, "out of memory");
+		p->kids = k, p->cap = cap;
+	}
+	p->kids[p->nkids++] = node;
+	p->weight += node->weight;
+	if (node->height + 1 > p->height)
+		p->height = node->height + 1;
+	if (p->weight > YAML_MAX_NODES)
+		return cd_fail(err, CD_EINVAL,
+		               "%s: too many aliases/too deep: over %d nodes once aliases are expanded",
+		               doc->what, YAML_MAX_NODES);
+	return CD_OK;
+}
+
+/* A scalar event becomes a leaf node. */
+static cd_rc ydoc_scalar(struct ydoc *doc, const yaml_event_t *ev, cd_err *err)
+{
+	struct ynode *n = yn_new(doc, YN_SCALAR);
+	if (n == NULL || (n->text = malloc(ev->data.scalar.length + 1)) == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	memcpy(n->text, ev->data.scalar.value, ev->data.scalar.length);
+	n->text[ev->data.scalar.length] = '\0';
+	n->len = ev->data.scalar.length;
+	n->plain = ev->data.scalar.plain_implicit && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	if (ev->data.scalar.anchor != NULL) {
+		cd_rc rc = yanchor_set(doc, (const char *)ev->data.scalar.anchor, n, err);
+		if (rc != CD_OK)
+			return rc;
+	}
+	return ydoc_attach(doc, n, err);
+}
+
+/* A sequence or mapping start opens a container; its anchor is recorded
+ * only when it closes, so an alias to it from inside is "unknown". */
+static cd_rc ydoc_open(struct ydoc *doc, enum yn_kind kind, const yaml_char_t *anchor, cd_err *err)
+{
+	if (doc->depth >= YAML_MAX_DEPTH)
+		return cd_fail(err, CD_EINVAL, "%s: too many aliases/too deep: nesting over %d levels",
+		               doc->what, YAML_MAX_DEPTH);
+	struct ynode *n = yn_new(doc, kind);
+	char *a = anchor ? strdup((const char *)anchor) : NULL;
+	if (n == NULL || (anchor != NULL && a == NULL)) {
+		free(a);
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	}
+	doc->open[doc->depth] = n;
+	doc->open_anchor[doc->depth] = a;
+	doc->depth++;
+	return CD_OK;
+}
+
+/* A sequence or mapping end closes the innermost container. */
+static cd_rc ydoc_close(struct ydoc *doc, cd_err *err)
+{
+	doc->depth--;
+	struct ynode *n = doc->open[doc->depth];
+	char *anchor = doc->open_anchor[doc->depth];
+	cd_rc rc = CD_OK;
+	if (anchor != NULL)
+		rc = yanchor_set(doc, anchor, n, err);
+	free(anchor);
+	return rc != CD_OK ? rc : ydoc_attach(doc, n, err);
+}
+
+/* An alias attaches the anchored node again (shared, counted expanded). */
+static cd_rc ydoc_alias(struct ydoc *doc, const yaml_event_t *ev, cd_err *err)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	struct ynode *n = yanchor_get(doc, name);
+	if (n == NULL)
+		return cd_fail(err, CD_EINVAL, "%s: unknown or recursive alias \"*%.100s\"",
+		               doc->what, name);
+	return ydoc_attach(doc, n, err);
+}
+
+/* Applies one parser event; *done once the first document has ended. */
+static cd_rc ydoc_event(struct ydoc *doc, const yaml_event_t *ev, bool *done, cd_err *err)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		return ydoc_scalar(doc, ev, err);
+	case YAML_SEQUENCE_START_EVENT:
+		return ydoc_open(doc, YN_SEQ, ev->data.sequence_start.anchor, err);
+	case YAML_MAPPING_START_EVENT:
+		return ydoc_open(doc, YN_MAP, ev->data.mapping_start.anchor, err);
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		return ydoc_close(doc, err);
+	case YAML_ALIAS_EVENT:
+		return ydoc_alias(doc, ev, err);
+	case YAML_DOCUMENT_END_EVENT:
+	case YAML_STREAM_END_EVENT:
+		*done = true;
+		return CD_OK;
+	default:
+		return CD_OK;
+	}
+}
+
+/* libyaml's complaint, with where it happened. */
+static cd_rc ydoc_syntax_error(const yaml_parser_t *p, const char *what, cd_err *err)
+{
+	if (p->error == YAML_MEMORY_ERROR)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	return cd_fail(err, CD_EINVAL, "%s: invalid YAML at line %zu, column %zu: %s%s%s", what,
+	               p->problem_mark.line + 1, p->problem_mark.column + 1,
+	               p->problem ? p->problem : "syntax error", p->context ? " " : "",
+	               p->context ? p->context : "");
+}
+
+/* Parses the first YAML document of text into doc (caller frees with
+ * ydoc_free on success; nothing to free on failure).  doc->root is NULL
+ * for an empty document. */
+static cd_rc ydoc_load(const char *text, size_t len, const char *what, struct ydoc *doc,
+                       cd_err *err)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	bool done = false;
+	cd_rc rc = CD_OK;
+	memset(doc, 0, sizeof *doc);
+	doc->what = what;
+	if (!yaml_parser_initialize(&parser))
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (rc == CD_OK && !done) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			rc = ydoc_syntax_error(&parser, what, err);
+			break;
+		}
+		rc = ydoc_event(doc, &ev, &done, err);
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	if (rc != CD_OK)
+		ydoc_free(doc);
+	return rc;
+}
+
+/* The value of key in mapping m (the last one when repeated), or NULL. */
+static const struct ynode *yn_get(const struct ynode *m, const char *key)
+{
+	const struct ynode *found = NULL;
+	if (m == NULL || m->kind != YN_MAP)
+		return NULL;
+	for (size_t i = 0; i + 1 < m->nkids; i += 2)
+		if (m->kids[i]->kind == YN_SCALAR && strcmp(m->kids[i]->text, key) == 0)
+			found = m->kids[i + 1];
+	return found;
+}
+
+/* YAML null: "", "~", "null" in plain style (YAML 1.1 as yaml.v2 reads it). */
+static bool yn_is_null(const struct ynode *n)
+{
+	return n == NULL || (n->kind == YN_SCALAR && n->plain &&
+	                     (n->len == 0 || strcmp(n->text, "~") == 0 ||
+	                      strcmp(n->text, "null") == 0 || strcmp(n->text, "Null") == 0 ||
+	                      strcmp(n->text, "NULL") == 0));
+}
+
+/* YAML 1.1 booleans; returns false when s is not one. */
+static bool yaml_bool_word(const char *s, bool *val)
+{
+	static const char *const yes[] = { "true", "yes", "on", "y" };
+	static const char *const no[] = { "false", "no", "off", "n" };
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return *val = true, true;
+		if (strcasecmp(s, no[i]) == 0)
+			return *val = false, true;
+	}
+	return false;
+}
+
+/* ==== YAML tree → JSON, typed by Helm's Metadata struct ================== */
+
+/* What a field must hold; STR_S strings pass through sanitizeString. */
+enum ftype { F_STR, F_STR_S, F_STRS_S, F_BOOL, F_STRMAP, F_MAINT, F_DEPS, F_ANY_LIST };
+
+struct field {
+	const char *key;
+	enum ftype type;
+	bool always; /* no omitempty in Helm's struct tag */
+};
+
+static cd_rc field_value(const struct ynode *n, const struct field *f, const char *path,
+                         json_t **out, cd_err *err);
+
+#define PATH_MAX_MSG 160 /* a field's path in messages: dependencies[3].name */
+
+/* Formats a field path for messages; a long one is cut, which is fine. */
+__attribute__((format(printf, 2, 3)))
+static void subpath(char sub[PATH_MAX_MSG], const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(sub, PATH_MAX_MSG, fmt, ap);
+	va_end(ap);
+}
+
+/* A scalar as a string field: exact text, or sanitized.  Containers fail. */
+static cd_rc conv_string(const struct ynode *n, bool sanitize, const char *path, json_t **out,
+                         cd_err *err)
+{
+	if (yn_is_null(n))
+		return *out = json_string(""), *out ? CD_OK : cd_fail(err, CD_ENOMEM, "out of memory");
+	if (n->kind != YN_SCALAR)
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a string, not a %s", path,
+		               n->kind == YN_MAP ? "mapping" : "sequence");
+	if (!sanitize && memchr(n->text, '\0', n->len) != NULL)
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s contains a NUL character", path);
+	*out = sanitize ? sanitized_string(n->text, n->len) : json_stringn(n->text, n->len);
+	return *out ? CD_OK : cd_fail(err, CD_ENOMEM, "out of memory");
+}
+
+/* A YAML 1.1 boolean (plain scalar, any case) as a bool field. */
+static cd_rc conv_bool(const struct ynode *n, const char *path, json_t **out, cd_err *err)
+{
+	bool v = false;
+	if (!yn_is_null(n) && (n->kind != YN_SCALAR || !n->plain || !yaml_bool_word(n->text, &v)))
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be true or false", path);
+	*out = json_boolean(v);
+	return CD_OK;
+}
+
+/* A sequence of strings ([]string). */
+static cd_rc conv_strings(const struct ynode *n, bool sanitize, const char *path, json_t **out,
+                          cd_err *err)
+{
+	char sub[PATH_MAX_MSG];
+	if (yn_is_null(n))
+		return *out = json_array(), CD_OK;
+	if (n->kind != YN_SEQ)
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a list of strings", path);
+	json_t *arr = json_array();
+	for (size_t i = 0; arr != NULL && i < n->nkids; i++) {
+		json_t *s;
+		subpath(sub, "%s[%zu]", path, i);
+		cd_rc rc = conv_string(n->kids[i], sanitize, sub, &s, err);
+		if (rc != CD_OK)
+			return json_decref(arr), rc;
+		json_array_append_new(arr, s);
+	}
+	*out = arr;
+	return arr ? CD_OK : cd_fail(err, CD_ENOMEM, "out of memory");
+}
+
+/* A mapping of strings (map[string]string), keys as written. */
+static cd_rc conv_strmap(const struct ynode *n, const char *path, json_t **out, cd_err *err)
+{
+	char sub[PATH_MAX_MSG];
+	if (yn_is_null(n))
+		return *out = json_object(), CD_OK;
+	if (n->kind != YN_MAP)
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a mapping of strings", path);
+	json_t *obj = json_object();
+	for (size_t i = 0; obj != NULL && i + 1 < n->nkids; i += 2) {
+		const struct ynode *k = n->kids[i];
+		json_t *v;
+		if (k->kind != YN_SCALAR)
+			return json_decref(obj),
+			       cd_fail(err, CD_EINVAL, "Chart.yaml: %s has a non-string key", path);
+		subpath(sub, "%s.%.60s", path, k->text);
+		cd_rc rc = conv_string(n->kids[i + 1], false, sub, &v, err);
+		if (rc != CD_OK)
+			return json_decref(obj), rc;
+		json_object_set_new(obj, k->text, v);
+	}
+	*out = obj;
+	return obj ? CD_OK : cd_fail(err, CD_ENOMEM, "out of memory");
+}
+
+/* A plain scalar resolved as YAML 1.1 does for an untyped target
+ * (interface{}): null, bool, integer, float, else string. */
+static json_t *conv_resolve_scalar(const struct ynode *n)
+{
+	bool b;
+	char *end;
+	if (yn_is_null(n))
+		return json_null();
+	if (!n->plain)
+		return json_stringn(n->text, n->len);
+	if (yaml_bool_word(n->text, &b))
+		return json_boolean(b);
+	if (n->len > 0 && strspn(n->text, "+-0123456789") == n->len) {
+		long long v = strtoll(n->text, &end, 10);
+		if (*end == '\0')
+			return json_integer(v);
+	}
+	if (n->len > 0 && strspn(n->text, "+-0123456789.eE") == n->len &&
+	    strpbrk(n->text, "0123456789") != NULL) {
+		double d = strtod(n->text, &end);
+		if (*end == '\0')
+			return json_real(d);
+	}
+	return json_stringn(n->text, n->len);
+}
+
+/* Any YAML value as JSON (import-values entries).  Depth is bounded by
+ * the loader, size by the alias bound. */
+static cd_rc conv_any(const struct ynode *n, const char *path, json_t **out, cd_err *err)
+{
+	if (n->kind == YN_SCALAR) {
+		*out = conv_resolve_scalar(n);
+		return *out ? CD_OK : cd_fail(err, CD_ENOMEM, "out of memory");
+	}
+	json_t *c = n->kind == YN_SEQ ? json_array() : json_object();
+	for (size_t i = 0; c != NULL && i < n->nkids; i += n->kind == YN_SEQ ? 1 : 2) {
+		const struct ynode *k = n->kind == YN_MAP ? n->kids[i] : NULL;
+		const struct ynode *v = n->kind == YN_MAP ? n->kids[i + 1] : n->kids[i];
+		json_t *j;
+		if (k != NULL && k->kind != YN_SCALAR)
+			return json_decref(c),
+			       cd_fail(err, CD_EINVAL, "Chart.yaml: %s has a non-string key", path);
+		cd_rc rc = conv_any(v, path, &j, err);
+		if (rc != CD_OK)
+			return json_decref(c), rc;
+		if (k != NULL)
+			json_object_set_new(c, k->text, j);
+		else
+			json_array_append_new(c, j);
+	}
+	*out = c;
+	return c ? CD_OK : cd_fail(err, CD_ENOMEM, "out of memory");
+}
+
+/* A sequence of anything ([]interface{}). */
+static cd_rc conv_any_list(const struct ynode *n, const char *path, json_t **out, cd_err *err)
+{
+	if (yn_is_null(n))
+		return *out = json_array(), CD_OK;
+	if (n->kind != YN_SEQ)
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a list", path);
+	return conv_any(n, path, out, err);
+}
+
+static const struct field maintainer_fields[] = {
+	{ "name", F_STR_S, false }, { "email", F_STR_S, false }, { "url", F_STR_S, false },
+	{ NULL, F_STR, false },
+};
+
+/* helm/pkg/chart/v2 Dependency, in struct order. */
+static const struct field dependency_fields[] = {
+	{ "name", F_STR_S, true }, { "version", F_STR_S, false },
+	{ "repository", F_STR_S, true }, { "condition", F_STR_S, false },
+	{ "tags", F_STRS_S, false }, { "enabled", F_BOOL, false },
+	{ "import-values", F_ANY_LIST, false }, { "alias", F_STR, false },
+	{ NULL, F_STR, false },
+};
+
+/* helm/pkg/chart/v2 Metadata, in struct order (Go marshals in that order). */
+static const struct field metadata_fields[] = {
+	{ "name", F_STR_S, false }, { "home", F_STR_S, false },
+	{ "sources", F_STRS_S, false }, { "version", F_STR, false },
+	{ "description", F_STR_S, false }, { "keywords", F_STRS_S, false },
+	{ "maintainers", F_MAINT, false }, { "icon", F_STR_S, false },
+	{ "apiVersion", F_STR, false }, { "condition", F_STR_S, false },
+	{ "tags", F_STR_S, false }, { "appVersion", F_STR_S, false },
+	{ "deprecated", F_BOOL, false }, { "annotations", F_STRMAP, false },
+	{ "kubeVersion", F_STR_S, false }, { "dependencies", F_DEPS, false },
+	{ "type", F_STR, false }, { NULL, F_STR, false },
+};
+
+/* Go's omitempty: "", false, empty array or object. */
+static bool json_is_empty(const json_t *j)
+{
+	return (json_is_string(j) && json_string_length(j) == 0) || json_is_false(j) ||
+	       (json_is_array(j) && json_array_size(j) == 0) ||
+	       (json_is_object(j) && json_object_size(j) == 0);
+}
+
+/* Builds an object from mapping n following the field table; unknown keys
+ * are ignored.  A null or missing n gives an object of the always-fields. */
+static cd_rc conv_struct(const struct ynode *n, const struct field *fields, const char *path,
+                         json_t **out, cd_err *err)
+{
+	char sub[PATH_MAX_MSG];
+	if (n != NULL && !yn_is_null(n) && n->kind != YN_MAP)
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a mapping", path);
+	json_t *obj = json_object();
+	if (obj == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	for (const struct field *f = fields; f->key != NULL; f++) {
+		json_t *v;
+		subpath(sub, "%s%s%s", path, *path ? "." : "", f->key);
+		cd_rc rc = field_value(yn_get(n, f->key), f, sub, &v, err);
+		if (rc != CD_OK)
+			return json_decref(obj), rc;
+		if (!f->always && json_is_empty(v))
+			json_decref(v);
+		else
+			json_object_set_new(obj, f->key, v);
+	}
+	*out = obj;
+	return CD_OK;
+}
+
+/* A list of structs ([]*Maintainer, []*Dependency); null items stay null
+ * so that chart_validate_meta can reject them as Helm does. */
+static cd_rc conv_struct_list(const struct ynode *n, const struct field *fields,
+                              const char *path, json_t **out, cd_err *err)
+{
+	char sub[PATH_MAX_MSG];
+	if (yn_is_null(n))
+		return *out = json_array(), CD_OK;
+	if (n->kind != YN_SEQ)
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a list", path);
+	json_t *arr = json_array();
+	for (size_t i = 0; arr != NULL && i < n->nkids; i++) {
+		json_t *item = json_null();
+		cd_rc rc = CD_OK;
+		subpath(sub, "%s[%zu]", path, i);
+		if (!yn_is_null(n->kids[i]))
+			rc = conv_struct(n->kids[i], fields, sub, &item, err);
+		if (rc != CD_OK)
+			return json_decref(arr), rc;
+		json_array_append_new(arr, item);
+	}
+	*out = arr;
+	return arr ? CD_OK : cd_fail(err, CD_ENOMEM, "out of memory");
+}
+
+/* One field's JSON value by its Go type (an empty value when absent). */
+static cd_rc field_value(const struct ynode *n, const struct field *f, const char *path,
+                         json_t **out, cd_err *err)
+{
+	switch (f->type) {
+	case F_STR: return conv_string(n, false, path, out, err);
+	case F_STR_S: return conv_string(n, true, path, out, err);
+	case F_STRS_S: return conv_strings(n, true, path, out, err);
+	case F_BOOL: return conv_bool(n, path, out, err);
+	case F_STRMAP: return conv_strmap(n, path, out, err);
+	case F_MAINT: return conv_struct_list(n, maintainer_fields, path, out, err);
+	case F_DEPS: return conv_struct_list(n, dependency_fields, path, out, err);
+	case F_ANY_LIST: return conv_any_list(n, path, out, err);
+	}
+	return cd_fail(err, CD_EINVAL, "Chart.yaml: %s has an unknown type", path);
+}
+
+/* The top node must be a mapping (or nothing: an empty Chart.yaml). */
+static cd_rc meta_root(const struct ydoc *doc, const struct ynode **root, cd_err *err)
+{
+	*root = doc->root;
+	if (doc->root != NULL && !yn_is_null(doc->root) && doc->root->kind != YN_MAP)
+		return cd_fail(err, CD_EINVAL, "%s: the top level must be a mapping", doc->what);
+	return CD_OK;
+}
+
+/* Re-inserts meta's keys in Metadata struct order: jansson keeps insertion
+ * order and Go marshals fields in declaration order. */
+static cd_rc meta_reorder(json_t **meta, cd_err *err)
+{
+	json_t *o = json_object();
+	if (o == NULL)
+		return json_decref(*meta), *meta = NULL, cd_fail(err, CD_ENOMEM, "out of memory");
+	for (const struct field *f = metadata_fields; f->key != NULL; f++) {
+		json_t *v = json_object_get(*meta, f->key);
+		if (v != NULL)
+			json_object_set(o, f->key, v);
+	}
+	json_decref(*meta);
+	*meta = o;
+	return CD_OK;
+}
+
+/* Metadata JSON from Chart.yaml, with apiVersion defaulted to "v1" and, for
+ * v1 charts, dependencies taken from requirements.yaml (req may be NULL). */
+static cd_rc meta_from_docs(const struct ydoc *chart, const struct ydoc *req, json_t **meta,
+                            cd_err *err)
+{
+	const struct ynode *root, *req_root = NULL;
+	cd_rc rc = meta_root(chart, &root, err);
+	if (rc == CD_OK && req != NULL)
+		rc = meta_root(req, &req_root, err);
+	if (rc == CD_OK)
+		rc = conv_struct(root, metadata_fields, "", meta, err);
+	if (rc != CD_OK)
+		return rc;
+	if (json_object_get(*meta, "apiVersion") == NULL)
+		json_object_set_new(*meta, "apiVersion", json_string("v1"));
+	const char *api = json_string_value(json_object_get(*meta, "apiVersion"));
+	const struct ynode *deps = yn_get(req_root, "dependencies");
+	if (deps != NULL && api != NULL && strcmp(api, "v1") == 0) {
+		json_t *d;
+		rc = conv_struct_list(deps, dependency_fields, "dependencies (requirements.yaml)", &d,
+		                      err);
+		if (rc != CD_OK)
+			return json_decref(*meta), *meta = NULL, rc;
+		json_object_del(*meta, "dependencies");
+		if (json_array_size(d) > 0)
+			json_object_set_new(*meta, "dependencies", d);
+		else
+			json_decref(d);
+	}
+	return meta_reorder(meta, err);
+}
+
+cd_rc chart_parse_yaml(const char *text, size_t len, json_t **meta, cd_err *err)
+{
+	struct ydoc doc;
+	cd_rc rc = ydoc_load(text, len, "Chart.yaml", &doc, err);
+	if (rc != CD_OK)
+		return rc;
+	rc = meta_from_docs(&doc, NULL, meta, err);
+	ydoc_free(&doc);
+	return rc;
+}
+
+/* ==== Metadata.Validate ================================================= */
+
+/* A string member of obj; "" when absent or not a string. */
+static const char *jstr(const json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s ? s : "";
+}
+
+/* Helm requires name == filepath.Base(name); we also refuse "." and ".."
+ * because the name becomes a file name in storage. */
+static bool chart_name_ok(const char *name)
+{
+	return strpbrk(name, "/\\") == NULL && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+/* Helm's aliasNameFormat ^[a-zA-Z0-9_-]+$. */
+static bool alias_ok(const char *alias)
+{
+	size_t n = strlen(alias);
+	return n > 0 &&
+	       strspn(alias, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+/* Maintainer.Validate: no null entries. */
+static cd_rc validate_maintainers(const json_t *list, cd_err *err)
+{
+	size_t i;
+	const json_t *m;
+	if (list != NULL && !json_is_array(list))
+		return cd_fail(err, CD_EINVAL, "chart.metadata.maintainers must be a list");
+	json_array_foreach(list, i, m)
+		if (!json_is_object(m))
+			return cd_fail(err, CD_EINVAL,
+			               "chart.metadata.maintainers must not contain empty or null nodes");
+	return CD_OK;
+}
+
+/* One Dependency.Validate, plus the name Helm's resolver needs; *key gets
+ * the alias or name for the uniqueness check. */
+static cd_rc validate_dependency(const json_t *d, size_t i, const char **key, cd_err *err)
+{
+	if (!json_is_object(d))
+		return cd_fail(err, CD_EINVAL,
+		               "chart.metadata.dependencies must not contain empty or null nodes");
+	const char *name = jstr(d, "name"), *alias = jstr(d, "alias");
+	if (*name == '\0')
+		return cd_fail(err, CD_EINVAL, "chart.metadata.dependencies[%zu].name is required", i);
+	if (*alias != '\0' && !alias_ok(alias))
+		return cd_fail(err, CD_EINVAL, "dependency \"%.200s\" has disallowed characters in the alias",
+		               name);
+	*key = *alias ? alias : name;
+	return CD_OK;
+}
+
+/* Every dependency valid and no two sharing a name or alias. */
+static cd_rc validate_dependencies(const json_t *list, cd_err *err)
+{
+	size_t i;
+	const json_t *d;
+	cd_rc rc = CD_OK;
+	if (list != NULL && !json_is_array(list))
+		return cd_fail(err, CD_EINVAL, "chart.metadata.dependencies must be a list");
+	json_t *seen = json_object(); /* a hashed set of keys */
+	if (seen == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	json_array_foreach(list, i, d) {
+		const char *key = "";
+		rc = validate_dependency(d, i, &key, err);
+		if (rc != CD_OK)
+			break;
+		if (json_object_get(seen, key) != NULL) {
+			rc = cd_fail(err, CD_EINVAL, "more than one dependency with name or alias \"%.200s\"",
+			             key);
+			break;
+		}
+		json_object_set_new(seen, key, json_true());
+	}
+	json_decref(seen);
+	return rc;
+}
+
+cd_rc chart_validate_meta(const json_t *meta, cd_err *err)
+{
+	struct semver v;
+	if (!json_is_object(meta))
+		return cd_fail(err, CD_EINVAL, "chart.metadata is required");
+	const char *api = jstr(meta, "apiVersion"), *name = jstr(meta, "name");
+	const char *version = jstr(meta, "version"), *type = jstr(meta, "type");
+	if (*api == '\0')
+		return cd_fail(err, CD_EINVAL, "chart.metadata.apiVersion is required");
+	if (*name == '\0')
+		return cd_fail(err, CD_EINVAL, "chart.metadata.name is required");
+	if (!chart_name_ok(name))
+		return cd_fail(err, CD_EINVAL, "chart.metadata.name \"%.200s\" is invalid", name);
+	if (*version == '\0')
+		return cd_fail(err, CD_EINVAL, "chart.metadata.version is required");
+	if (semver_parse(version, &v, NULL) != CD_OK)
+		return cd_fail(err, CD_EINVAL, "chart.metadata.version \"%.200s\" is invalid", version);
+	if (*type != '\0' && strcmp(type, "application") != 0 && strcmp(type, "library") != 0)
+		return cd_fail(err, CD_EINVAL, "chart.metadata.type must be application or library");
+	cd_rc rc = validate_maintainers(json_object_get(meta, "maintainers"), err);
+	if (rc == CD_OK)
+		rc = validate_dependencies(json_object_get(meta, "dependencies"), err);
+	return rc;
+}
+
+/* ==== the archive ======================================================= */
+
+/* Called for each regular file below the top directory; *stop ends the walk
+ * early without error. */
+typedef cd_rc (*walk_fn)(const char *rel, const char *data, size_t len, void *ctx, bool *stop,
+                         cd_err *err);
+/* Whether walk_fn wants this file's bytes (others are skipped unread). */
+typedef bool (*walk_want_fn)(const char *rel, void *ctx);
+
+/* State of one pass over an archive. */
+struct walk {
+	struct archive *a;
+	char *top;        /* the single top directory, malloc'd */
+	char *path;       /* current entry, cleaned, malloc'd */
+	const char *rel;  /* within path: below top ("" for top itself) */
+	size_t entries;
+	int64_t total;    /* bytes of regular files so far */
+	bool saw_chart_yaml;
+};
+
+/* libarchive's failure as a message about the upload: before the first
+ * entry it is the wrong format unless libarchive saw truncated data. */
+static cd_rc walk_archive_error(struct walk *w, cd_err *err)
+{
+	const char *why = archive_error_string(w->a);
+	bool truncated = why != NULL && strstr(why, "runcated") != NULL;
+	if (w->entries == 0 && !truncated)
+		return cd_fail(err, CD_EINVAL, "chart file is not a gzip'd tar archive%s%.200s",
+		               why ? ": " : "", why ? why : "");
+	return cd_fail(err, CD_EINVAL, "chart archive is truncated or corrupt%s%.200s",
+	               why ? ": " : "", why ? why : "");
+}
+
+/* Opens buf as a gzip'd tar (and nothing else) for reading. */
+static cd_rc walk_open(struct walk *w, const void *buf, size_t len, cd_err *err)
+{
+	const unsigned char *b = buf;
+	if (len == 0)
+		return cd_fail(err, CD_EINVAL, "chart file is empty");
+	if (len < 2 || b[0] != 0x1f || b[1] != 0x8b)
+		return cd_fail(err, CD_EINVAL, "chart file is not a gzip'd tar archive");
+	w->a = archive_read_new();
+	if (w->a == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	if (archive_read_support_filter_gzip(w->a) != ARCHIVE_OK ||
+	    archive_read_support_format_tar(w->a) != ARCHIVE_OK ||
+	    archive_read_open_memory(w->a, buf, len) != ARCHIVE_OK)
+		return walk_archive_error(w, err);
+	return CD_OK;
+}
+
+/* Releases what the walk owns. */
+static void walk_close(struct walk *w)
+{
+	if (w->a != NULL)
+		archive_read_free(w->a);
+	free(w->top);
+	free(w->path);
+}
+
+/* Copies name into w->path cleaned: "\" as "/" (Windows tars, as Helm),
+ * empty and "." segments dropped.  Rejects absolute paths, drive letters,
+ * ".." segments and names that are not UTF-8. */
+static cd_rc walk_clean_path(struct walk *w, const char *name, cd_err *err)
+{
+	size_t n = strlen(name), o = 0;
+	if (n == 0 || !utf8_valid(name, n))
+		return cd_fail(err, CD_EINVAL, "archive entry name is empty or not UTF-8");
+	if (name[0] == '/' || name[0] == '\\' ||
+	    (n >= 2 && name[1] == ':' && strchr("/\\", name[2] ? name[2] : '/')))
+		return cd_fail(err, CD_EINVAL, "archive entry \"%.200s\" is an absolute path", name);
+	free(w->path);
+	if ((w->path = malloc(n + 1)) == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n;) {
+		size_t seg = strcspn(name + i, "/\\");
+		if (seg == 2 && name[i] == '.' && name[i + 1] == '.')
+			return cd_fail(err, CD_EINVAL, "archive entry \"%.200s\" escapes the chart directory",
+			               name);
+		if (seg > 0 && !(seg == 1 && name[i] == '.')) {
+			if (o > 0)
+				w->path[o++] = '/';
+			memcpy(w->path + o, name + i, seg), o += seg;
+		}
+		i += seg + (name[i + seg] != '\0');
+	}
+	w->path[o] = '\0';
+	if (o == 0)
+		return cd_fail(err, CD_EINVAL, "archive entry \"%.200s\" is outside the chart directory",
+		               name);
+	return CD_OK;
+}
+
+/* Checks that the entry sits under the same top directory as all others
+ * and sets w->rel.  A top-level file is outside any chart directory. */
+static cd_rc walk_check_top(struct walk *w, bool is_dir, cd_err *err)
+{
+	size_t tl = strcspn(w->path, "/");
+	if (w->path[tl] == '\0' && !is_dir) {
+		if (strcmp(w->path, "Chart.yaml") == 0)
+			return cd_fail(err, CD_EINVAL,
+			               "Chart.yaml is at the archive root; it must be in the chart's directory");
+		return cd_fail(err, CD_EINVAL, "archive entry \"%.200s\" is outside the chart directory",
+		               w->path);
+	}
+	if (w->top == NULL && (w->top = strndup(w->path, tl)) == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	if (strlen(w->top) != tl || strncmp(w->top, w->path, tl) != 0)
+		return cd_fail(err, CD_EINVAL,
+		               "archive entries are not under a single top directory (\"%.100s\" and \"%.100s\")",
+		               w->top, w->path);
+	w->rel = w->path + tl + (w->path[tl] == '/');
+	return CD_OK;
+}
+
+/* Rejects links and anything that is neither a file nor a directory. */
+static cd_rc walk_check_type(struct archive_entry *e, const char *name, cd_err *err)
+{
+	mode_t t = archive_entry_filetype(e);
+	if (archive_entry_hardlink(e) != NULL || archive_entry_symlink(e) != NULL || t == AE_IFLNK)
+		return cd_fail(err, CD_EINVAL, "archive entry \"%.200s\" is a link; charts may not contain links",
+		               name);
+	if (t != AE_IFREG && t != AE_IFDIR)
+		return cd_fail(err, CD_EINVAL, "archive entry \"%.200s\" is not a regular file", name);
+	return CD_OK;
+}
+
+/* Enforces the per-file and total limits from the header's size, before a
+ * byte of the entry is decompressed. */
+static cd_rc walk_check_size(struct walk *w, struct archive_entry *e, cd_err *err)
+{
+	int64_t size = archive_entry_size(e);
+	if (size < 0 || size > CHART_MAX_FILE)
+		return cd_fail(err, CD_EINVAL, "archive entry \"%.200s\" is larger than %ld MiB",
+		               w->path, CHART_MAX_FILE >> 20);
+	w->total += size;
+	if (w->total > CHART_MAX_DECOMPRESSED)
+		return cd_fail(err, CD_EINVAL, "chart is larger than %ld MiB decompressed",
+		               CHART_MAX_DECOMPRESSED >> 20);
+	return CD_OK;
+}
+
+/* Reads the current entry's size bytes into a new NUL-terminated buffer. */
+static cd_rc walk_read_data(struct walk *w, size_t size, char **data, cd_err *err)
+{
+	char *buf = malloc(size + 1);
+	size_t got = 0;
+	if (buf == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	while (got < size) {
+		la_ssize_t r = archive_read_data(w->a, buf + got, size - got);
+		if (r <= 0) {
+			free(buf);
+			return r < 0 ? walk_archive_error(w, err)
+			             : cd_fail(err, CD_EINVAL, "chart archive is truncated");
+		}
+		got += (size_t)r;
+	}
+	buf[size] = '\0';
+	*data = buf;
+	return CD_OK;
+}
+
+/* Checks one entry header and, for a wanted regular file, hands its bytes
+ * to fn. */
+static cd_rc walk_entry(struct walk *w, struct archive_entry *e, walk_want_fn want, walk_fn fn,
+                        void *ctx, bool *stop, cd_err *err)
+{
+	const char *name = archive_entry_pathname(e);
+	cd_rc rc = walk_clean_path(w, name ? name : "", err);
+	bool is_dir = archive_entry_filetype(e) == AE_IFDIR;
+	if (rc == CD_OK)
+		rc = walk_check_type(e, w->path, err);
+	if (rc == CD_OK)
+		rc = walk_check_top(w, is_dir, err);
+	if (rc != CD_OK || is_dir)
+		return rc;
+	if ((rc = walk_check_size(w, e, err)) != CD_OK)
+		return rc;
+	if (strcmp(w->rel, "Chart.yaml") == 0)
+		w->saw_chart_yaml = true;
+	if (!want(w->rel, ctx))
+		return archive_read_data_skip(w->a) == ARCHIVE_OK ? CD_OK : walk_archive_error(w, err);
+	char *data = NULL;
+	size_t size = (size_t)archive_entry_size(e);
+	if ((rc = walk_read_data(w, size, &data, err)) != CD_OK)
+		return rc;
+	rc = fn(w->rel, data, size, ctx, stop, err);
+	free(data);
+	return rc;
+}
+
+/* Walks every entry of the archive in buf, applying all of chart.h's
+ * structural limits; fn sees the wanted regular files. */
+static cd_rc chart_walk(const void *buf, size_t len, walk_want_fn want, walk_fn fn, void *ctx,
+                        cd_err *err)
+{
+	struct walk w = { 0 };
+	struct archive_entry *e;
+	bool stop = false;
+	cd_rc rc = walk_open(&w, buf, len, err);
+	while (rc == CD_OK && !stop) {
+		int r = archive_read_next_header(w.a, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+			rc = walk_archive_error(&w, err);
+			break;
+		}
+		if (++w.entries > CHART_MAX_ENTRIES) {
+			rc = cd_fail(err, CD_EINVAL, "chart archive has more than %d entries",
+			             CHART_MAX_ENTRIES);
+			break;
+		}
+		rc = walk_entry(&w, e, want, fn, ctx, &stop, err);
+	}
+	if (rc == CD_OK && !stop && w.entries == 0)
+		rc = cd_fail(err, CD_EINVAL, "chart archive is empty");
+	else if (rc == CD_OK && !stop && !w.saw_chart_yaml)
+		rc = cd_fail(err, CD_EINVAL, "Chart.yaml file is missing");
+	walk_close(&w);
+	return rc;
+}
+
+/* ==== chart_read and chart_each_file ==================================== */
+
+/* The two files chart_read needs, copied out of the archive (owned). */
+struct read_ctx {
+	char *chart_yaml, *requirements;
+	size_t chart_len, req_len;
+};
+
+/* chart_read wants Chart.yaml and requirements.yaml only. */
+static bool read_want(const char *rel, void *ctx)
+{
+	(void)ctx;
+	return strcmp(rel, "Chart.yaml") == 0 || strcmp(rel, "requirements.yaml") == 0;
+}
+
+/* Keeps a copy of the file (the last one when an archive repeats it, as
+ * Helm's loader does). */
+static cd_rc read_keep(const char *rel, const char *data, size_t len, void *vctx, bool *stop,
+                       cd_err *err)
+{
+	struct read_ctx *ctx = vctx;
+	bool chart = strcmp(rel, "Chart.yaml") == 0;
+	char **slot = chart ? &ctx->chart_yaml : &ctx->requirements;
+	(void)stop;
+	free(*slot);
+	if ((*slot = malloc(len + 1)) == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	memcpy(*slot, data, len + 1);
+	*(chart ? &ctx->chart_len : &ctx->req_len) = len;
+	return CD_OK;
+}
+
+/* Parses the kept files into validated metadata. */
+static cd_rc read_meta(const struct read_ctx *ctx, json_t **meta, cd_err *err)
+{
+	struct ydoc chart, req;
+	cd_rc rc = ydoc_load(ctx->chart_yaml, ctx->chart_len, "Chart.yaml", &chart, err);
+	if (rc != CD_OK)
+		return rc;
+	if (ctx->requirements != NULL)
+		rc = ydoc_load(ctx->requirements, ctx->req_len, "requirements.yaml", &req, err);
+	if (rc == CD_OK) {
+		rc = meta_from_docs(&chart, ctx->requirements ? &req : NULL, meta, err);
+		if (ctx->requirements != NULL)
+			ydoc_free(&req);
+	}
+	ydoc_free(&chart);
+	if (rc == CD_OK && (rc = chart_validate_meta(*meta, err)) != CD_OK) {
+		json_decref(*meta);
+		*meta = NULL;
+	}
+	return rc;
+}
+
+cd_rc chart_read(const void *buf, size_t len, struct chart_info *out, cd_err *err)
+{
+	struct read_ctx ctx = { 0 };
+	json_t *meta = NULL;
+	memset(out, 0, sizeof *out);
+	cd_rc rc = chart_walk(buf, len, read_want, read_keep, &ctx, err);
+	if (rc == CD_OK)
+		rc = read_meta(&ctx, &meta, err);
+	free(ctx.chart_yaml);
+	free(ctx.requirements);
+	if (rc != CD_OK)
+		return rc;
+	out->meta = meta;
+	out->name = strdup(jstr(meta, "name"));
+	out->version = strdup(jstr(meta, "version"));
+	if (out->name == NULL || out->version == NULL) {
+		chart_info_free(out);
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	}
+	return CD_OK;
+}
+
+/* The caller's callback and context for chart_each_file. */
+struct each_ctx {
+	chart_file_fn fn;
+	void *ctx;
+};
+
+/* chart_each_file wants every file. */
+static bool each_want(const char *rel, void *ctx)
+{
+	(void)rel, (void)ctx;
+	return true;
+}
+
+/* Forwards one file; a non-zero answer stops the walk. */
+static cd_rc each_forward(const char *rel, const char *data, size_t len, void *vctx, bool *stop,
+                          cd_err *err)
+{
+	struct each_ctx *c = vctx;
+	(void)err;
+	if (c->fn(rel, data, len, c->ctx) != 0)
+		*stop = true;
+	return CD_OK;
+}
+
+cd_rc chart_each_file(const void *buf, size_t len, chart_file_fn fn, void *ctx, cd_err *err)
+{
+	struct each_ctx c = { fn, ctx };
+	return chart_walk(buf, len, each_want, each_forward, &c, err);
+}
+
+char *chart_filename(const char *name, const char *version)
+{
+	char *s = NULL;
+	if (asprintf(&s, "%s-%s.tgz", name, version) < 0)
+		return NULL;
+	return s;
+}
+
+void chart_info_free(struct chart_info *ci)
+{
+	if (ci == NULL)
+		return;
+	free(ci->name);
+	free(ci->version);
+	json_decref(ci->meta);
+	ci->name = ci->version = NULL;
+	ci->meta = NULL;
+}
