@@ -20,6 +20,9 @@
  * [A-Za-z0-9._-]+ and not "." or "..".  True when valid for that depth. */
 bool storage_repo_valid(const char *repo, int depth);
 
+/* A repo key of any depth ("" or valid segments joined by "/"). */
+bool storage_repo_key_valid(const char *repo);
+
 /* A stored file name: [A-Za-z0-9._+-]+, not starting with '.', no "/". */
 bool storage_filename_valid(const char *file);
 
@@ -52,10 +55,12 @@ cd_rc storage_read(const char *root, const char *repo, const char *file,
                    size_t max, void **data, size_t *len, struct storage_stat *st,
                    cd_err *err);
 
-/* "<root>/<repo>/<file>" or "<root>/<file>", malloc'd. */
+/* "<root>/<repo>/<file>" or "<root>/<file>", malloc'd; file NULL or ""
+ * gives the repo directory.  NULL when repo or file is not valid. */
 char *storage_path(const char *root, const char *repo, const char *file);
 
-/* Counts the .tgz and .prov files of a repo directory (MAX_STORAGE_OBJECTS). */
+/* Counts the .tgz and .prov files of a repo directory (MAX_STORAGE_OBJECTS):
+ * 0 when the directory does not exist, -1 when it cannot be read. */
 long storage_count_objects(const char *root, const char *repo);
 
 /* Deletes leftover STORAGE_TMP_PREFIX files under root (to depth levels of

@@ -19,7 +19,8 @@ struct store;
 
 /* Opens (creating when needed) the database at path: WAL, busy timeout,
  * schema.  A file that is not a usable database gives CD_EDB with the
- * reason; the indexer then moves it aside with store_recreate. */
+ * reason; the indexer then moves it aside with store_recreate.  A db that
+ * cannot be opened or read at all (permissions, I/O) gives CD_EIO. */
 cd_rc store_open(const char *path, struct store **out, cd_err *err);
 void store_close(struct store *s);
 
@@ -44,6 +45,12 @@ void store_chart_free(struct store_chart *c);
 cd_rc store_put(struct store *s, const struct store_chart *c, const char *chart_url,
                 cd_err *err);
 
+/* Entries are stored rendered with the CHART_URL of the put that wrote
+ * them.  When chart_url differs from the one recorded, re-renders every
+ * entry and block and bumps every generation, then records chart_url.
+ * The indexer calls it at start (CHART_URL may change between runs). */
+cd_rc store_sync_chart_url(struct store *s, const char *chart_url, cd_err *err);
+
 /* Many puts and removals in one transaction (the indexer's batches). */
 cd_rc store_begin(struct store *s, cd_err *err);
 cd_rc store_commit(struct store *s, cd_err *err);
@@ -62,11 +69,28 @@ cd_rc store_remove_file(struct store *s, const char *repo, const char *file,
 cd_rc store_get(struct store *s, const char *repo, const char *name,
                 const char *version, struct store_chart *out, cd_err *err);
 
-/* The repo's generation (0 for an unknown repo). */
+/* The repo's generation (0 for an unknown repo).  A new repo starts at the
+ * current time in microseconds and each change adds one, so generations
+ * keep growing even across a recreated database. */
 cd_rc store_generation(struct store *s, const char *repo, int64_t *gen, cd_err *err);
 
 /* Registers a repo (so "GET /" lists it even while empty). */
 cd_rc store_add_repo(struct store *s, const char *repo, cd_err *err);
+
+/* A read snapshot: the calls between store_read_begin and store_read_end
+ * see one consistent state of the db (say a generation and the blocks of
+ * exactly that generation).  Not inside store_begin/store_commit. */
+cd_rc store_read_begin(struct store *s, cd_err *err);
+void store_read_end(struct store *s);
+
+/* PRAGMA quick_check: CD_EDB with SQLite's first complaint when the file
+ * is damaged.  Linear in the db size: for the indexer at start, not for
+ * every worker (store_open only checks that the schema can be read). */
+cd_rc store_check(struct store *s, cd_err *err);
+
+/* The store_each_* walks stop early when fn returns non-zero.  Repos and
+ * files are read in full before fn runs, so their fn may write to the
+ * store; blocks and charts are streamed and their fn must not write. */
 
 /* Calls fn for each repo key, sorted. */
 cd_rc store_each_repo(struct store *s, int (*fn)(const char *repo, void *ctx),

@@ -1,0 +1,1067 @@
+/* store.c — the SQLite index of chart versions.
+ *
+ * Schema (user_version 2; an older db is brought up to date by the
+ * idempotent CREATE ... IF NOT EXISTS statements):
+ *   repo(repo PK, gen)              a repo's generation, bumped by each change
+ *   chart(repo, name, version, file, size, mtime_ns, ino, digest, created,
+ *         meta, entry_yaml, entry_json)
+ *                                   one row per version, unique (repo, name,
+ *                                   version) and (repo, file); the entry is
+ *                                   kept rendered as it sits in index.yaml
+ *   block(repo, name, yaml, json)   all entries of one name, newest first
+ *   badfile(repo, file, size, mtime_ns, ino, reason)
+ *                                   invalid files, by identity
+ *   setting(key PK, value)          "chart_url" the entries were rendered with
+ *
+ * Writers mark the (repo, name) pairs they touch in a per-connection TEMP
+ * table; at commit those blocks are rebuilt and their repos' generations
+ * bumped, so a batch of many versions of one name rebuilds its block once.
+ * A new repo's generation starts at the current time in microseconds, so
+ * generations keep growing across a recreated database and an index file
+ * rendered from the old one is never taken for a new generation. */
+#include "store.h"
+#include "index.h"
+#include "log.h"
+#include "semver.h"
+#include "yamlout.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SCHEMA_VERSION 2
+#define BUSY_TIMEOUT_MS 10000
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS repo("
+	"  repo TEXT PRIMARY KEY NOT NULL,"
+	"  gen INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS chart("
+	"  repo TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,"
+	"  file TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+	"  ino INTEGER NOT NULL, digest TEXT NOT NULL, created TEXT NOT NULL,"
+	"  meta TEXT NOT NULL, entry_yaml TEXT NOT NULL, entry_json TEXT NOT NULL,"
+	"  UNIQUE(repo, name, version), UNIQUE(repo, file));"
+	"CREATE TABLE IF NOT EXISTS block("
+	"  repo TEXT NOT NULL, name TEXT NOT NULL, yaml TEXT NOT NULL,"
+	"  json TEXT NOT NULL, PRIMARY KEY(repo, name));"
+	"CREATE TABLE IF NOT EXISTS badfile("
+	"  repo TEXT NOT NULL, file TEXT NOT NULL, size INTEGER NOT NULL,"
+	"  mtime_ns INTEGER NOT NULL, ino INTEGER NOT NULL, reason TEXT NOT NULL,"
+	"  PRIMARY KEY(repo, file));"
+	"CREATE TABLE IF NOT EXISTS setting("
+	"  key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
+	"PRAGMA user_version = 2;";
+
+/* The cached statements; each is reset right after use. */
+enum stmt_id {
+	ST_DIRTY_MARK,
+	ST_DIRTY_LIST,
+	ST_DIRTY_BUMP,
+	ST_DIRTY_CLEAR,
+	ST_REPO_ADD,
+	ST_REPO_GEN,
+	ST_CHART_DEL_FILE,
+	ST_CHART_INSERT,
+	ST_CHART_DEL,
+	ST_CHART_GET,
+	ST_BLOCK_ROWS,
+	ST_BLOCK_PUT,
+	ST_BLOCK_DEL,
+	ST_BAD_PUT,
+	ST_BAD_DEL,
+	ST_BAD_GET,
+	ST__COUNT
+};
+
+static const char *const stmt_sql[ST__COUNT] = {
+	[ST_DIRTY_MARK] = "INSERT OR IGNORE INTO temp.dirty(repo, name) VALUES(?1, ?2)",
+	[ST_DIRTY_LIST] = "SELECT repo, name FROM temp.dirty",
+	[ST_DIRTY_BUMP] = "UPDATE repo SET gen = gen + 1 WHERE repo IN "
+	                  "(SELECT DISTINCT repo FROM temp.dirty)",
+	[ST_DIRTY_CLEAR] = "DELETE FROM temp.dirty",
+	[ST_REPO_ADD] = "INSERT OR IGNORE INTO repo(repo, gen) VALUES(?1, ?2)",
+	[ST_REPO_GEN] = "SELECT gen FROM repo WHERE repo = ?1",
+	[ST_CHART_DEL_FILE] = "DELETE FROM chart WHERE repo = ?1 AND file = ?2 RETURNING name",
+	[ST_CHART_INSERT] = "INSERT OR REPLACE INTO chart(repo, name, version, file, size,"
+	                    " mtime_ns, ino, digest, created, meta, entry_yaml, entry_json)"
+	                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[ST_CHART_DEL] = "DELETE FROM chart WHERE repo = ?1 AND name = ?2 AND version = ?3",
+	[ST_CHART_GET] = "SELECT file, size, mtime_ns, ino, digest, created, meta FROM chart"
+	                 " WHERE repo = ?1 AND name = ?2 AND version = ?3",
+	[ST_BLOCK_ROWS] = "SELECT entry_yaml, entry_json FROM chart WHERE repo = ?1 AND name = ?2"
+	                  " ORDER BY version COLLATE semver DESC, version DESC",
+	[ST_BLOCK_PUT] = "INSERT OR REPLACE INTO block(repo, name, yaml, json) VALUES(?1, ?2, ?3, ?4)",
+	[ST_BLOCK_DEL] = "DELETE FROM block WHERE repo = ?1 AND name = ?2",
+	[ST_BAD_PUT] = "INSERT OR REPLACE INTO badfile(repo, file, size, mtime_ns, ino, reason)"
+	               " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_BAD_DEL] = "DELETE FROM badfile WHERE repo = ?1 AND file = ?2",
+	[ST_BAD_GET] = "SELECT 1 FROM badfile WHERE repo = ?1 AND file = ?2 AND size = ?3"
+	               " AND mtime_ns = ?4 AND ino = ?5",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__COUNT];
+	bool in_batch;       /* between store_begin and store_commit/rollback */
+	struct buf yaml, json; /* reused while rebuilding blocks */
+};
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* Turns a SQLite result into the error kind callers map to HTTP: busy past
+ * the timeout is 503, a full disk 507, anything else a db error. */
+static cd_rc db_fail(struct store *s, int rc, cd_err *err, const char *what)
+{
+	int prim = rc & 0xff;
+	const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+		return cd_fail(err, CD_EBUSY, "database is busy, try again later");
+	if (prim == SQLITE_FULL)
+		return cd_fail(err, CD_ENOSPC, "not enough space for the index database");
+	if (prim == SQLITE_NOMEM)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	log_error("store: %s: %s (%d)", what, msg, rc);
+	return cd_fail(err, CD_EDB, "database error while trying to %s: %s", what, msg);
+}
+
+/* ---- collations ------------------------------------------------------ */
+
+/* Copies a collation argument (not NUL-terminated) into stack space or, when
+ * long, the heap; *heap is set to what must be freed. */
+static const char *coll_str(const void *p, int n, char *stack, size_t cap, char **heap)
+{
+	char *d = stack;
+	*heap = NULL;
+	if ((size_t)n >= cap) {
+		if ((d = *heap = malloc((size_t)n + 1)) == NULL)
+			return "";
+	}
+	memcpy(d, p, (size_t)n);
+	d[n] = '\0';
+	return d;
+}
+
+/* Orders versions by SemVer precedence (semver_compare_str). */
+static int coll_semver(void *ctx, int an, const void *a, int bn, const void *b)
+{
+	char sa[256], sb[256], *ha, *hb;
+	(void)ctx;
+	int r = semver_compare_str(coll_str(a, an, sa, sizeof sa, &ha),
+	                           coll_str(b, bn, sb, sizeof sb, &hb));
+	free(ha);
+	free(hb);
+	return r;
+}
+
+/* Orders chart names as Helm's YAML marshaller orders mapping keys. */
+static int coll_yamlkey(void *ctx, int an, const void *a, int bn, const void *b)
+{
+	char sa[256], sb[256], *ha, *hb;
+	(void)ctx;
+	int r = yamlout_key_compare(coll_str(a, an, sa, sizeof sa, &ha),
+	                            coll_str(b, bn, sb, sizeof sb, &hb));
+	free(ha);
+	free(hb);
+	return r;
+}
+
+/* ---- statements ------------------------------------------------------ */
+
+/* The cached statement id, prepared on first use; NULL with err set. */
+static sqlite3_stmt *stmt(struct store *s, enum stmt_id id, cd_err *err)
+{
+	if (s->st[id] == NULL) {
+		int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+		                            &s->st[id], NULL);
+		if (rc != SQLITE_OK) {
+			db_fail(s, rc, err, "prepare a statement");
+			return NULL;
+		}
+	}
+	return s->st[id];
+}
+
+/* Resets a statement so nothing stays active between calls. */
+static void done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+/* Steps a statement that returns no rows (or whose rows are ignored) to its
+ * end and resets it. */
+static cd_rc run(struct store *s, sqlite3_stmt *st, cd_err *err, const char *what)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	done(st);
+	return rc == SQLITE_DONE ? CD_OK : db_fail(s, rc, err, what);
+}
+
+/* Runs literal SQL (pragmas, BEGIN/COMMIT). */
+static cd_rc exec(struct store *s, const char *sql, cd_err *err, const char *what)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? CD_OK : db_fail(s, rc, err, what);
+}
+
+/* Reads one integer from literal SQL such as "PRAGMA user_version". */
+static cd_rc query_int(struct store *s, const char *sql, int64_t *out, cd_err *err,
+                       const char *what)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(s, rc, err, what);
+	rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? CD_OK : db_fail(s, rc, err, what);
+}
+
+/* ---- open and close -------------------------------------------------- */
+
+/* Creates or checks the schema; a db written by a newer chartdepot is
+ * refused rather than misread. */
+static cd_rc setup_schema(struct store *s, cd_err *err)
+{
+	int64_t version = 0;
+	cd_rc rc = query_int(s, "PRAGMA user_version", &version, err, "read the schema");
+	if (rc != CD_OK)
+		return rc;
+	if (version > SCHEMA_VERSION)
+		return cd_fail(err, CD_EDB, "database schema %lld is newer than this chartdepot",
+		               (long long)version);
+	if (version < SCHEMA_VERSION) {
+		if ((rc = exec(s, "BEGIN IMMEDIATE", err, "create the schema")) != CD_OK)
+			return rc;
+		if ((rc = exec(s, schema_sql, err, "create the schema")) != CD_OK) {
+			exec(s, "ROLLBACK", NULL, "roll back");
+			return rc;
+		}
+		if ((rc = exec(s, "COMMIT", err, "create the schema")) != CD_OK)
+			return rc;
+	}
+	return exec(s, "CREATE TEMP TABLE IF NOT EXISTS dirty(repo TEXT NOT NULL,"
+	               " name TEXT NOT NULL, PRIMARY KEY(repo, name))",
+	            err, "create the work table");
+}
+
+/* WAL, NORMAL sync, busy timeout; a garbage file fails here already. */
+static cd_rc setup_connection(struct store *s, cd_err *err)
+{
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	int rc = sqlite3_create_collation(s->db, "semver", SQLITE_UTF8, NULL, coll_semver);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_collation(s->db, "yamlkey", SQLITE_UTF8, NULL, coll_yamlkey);
+	if (rc != SQLITE_OK)
+		return db_fail(s, rc, err, "register collations");
+	int64_t n;
+	cd_rc r = query_int(s, "SELECT count(*) FROM sqlite_master", &n, err, "read the schema");
+	if (r == CD_OK)
+		r = exec(s, "PRAGMA journal_mode=WAL", err, "switch to WAL mode");
+	if (r == CD_OK)
+		r = exec(s, "PRAGMA synchronous=NORMAL", err, "set synchronous mode");
+	if (r == CD_OK)
+		r = exec(s, "PRAGMA cache_size=-32768", err, "set the cache size");
+	return r;
+}
+
+/* Only a damaged file (or one from a newer chartdepot, whose schema we
+ * set no SQLite error for) is CD_EDB, which tells the indexer to move it
+ * aside; a file we cannot open or read at all is an I/O problem. */
+static cd_rc open_failure_kind(struct store *s, cd_rc r)
+{
+	int ec = s->db ? sqlite3_errcode(s->db) & 0xff : SQLITE_CANTOPEN;
+	if (r == CD_EDB && ec != SQLITE_OK && ec != SQLITE_NOTADB && ec != SQLITE_CORRUPT)
+		return CD_EIO;
+	return r;
+}
+
+cd_rc store_open(const char *path, struct store **out, cd_err *err)
+{
+	struct store *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	cd_rc r = rc == SQLITE_OK ? CD_OK : db_fail(s, rc, err, "open the database");
+	if (r == CD_OK)
+		r = setup_connection(s, err);
+	if (r == CD_OK)
+		r = setup_schema(s, err);
+	if (r != CD_OK) {
+		r = open_failure_kind(s, r);
+		store_close(s);
+		return r;
+	}
+	*out = s;
+	return CD_OK;
+}
+
+void store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close_v2(s->db);
+	buf_free(&s->yaml);
+	buf_free(&s->json);
+	free(s);
+}
+
+/* Renames path+suffix to path+suffix+".corrupt-<stamp>" when it exists. */
+static void move_aside(const char *path, const char *suffix, const char *stamp)
+{
+	char from[4096], to[4200];
+	snprintf(from, sizeof from, "%s%s", path, suffix);
+	snprintf(to, sizeof to, "%s%s.corrupt-%s", path, suffix, stamp);
+	if (rename(from, to) == 0)
+		log_warn("store: moved the damaged database file aside to %s", to);
+}
+
+cd_rc store_recreate(const char *path, struct store **out, cd_err *err)
+{
+	char stamp[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	move_aside(path, "", stamp);
+	move_aside(path, "-wal", stamp);
+	move_aside(path, "-shm", stamp);
+	return store_open(path, out, err);
+}
+
+cd_rc store_check(struct store *s, cd_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(s, rc, err, "check the database");
+	cd_rc r = CD_OK;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *msg = (const char *)sqlite3_column_text(st, 0);
+		if (msg == NULL || strcmp(msg, "ok") != 0)
+			r = cd_fail(err, CD_EDB, "database is damaged: %s", msg ? msg : "?");
+	} else if (rc != SQLITE_DONE) {
+		r = db_fail(s, rc, err, "check the database");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* ---- transactions ---------------------------------------------------- */
+
+cd_rc store_read_begin(struct store *s, cd_err *err)
+{
+	return exec(s, "BEGIN", err, "start reading");
+}
+
+void store_read_end(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		exec(s, "COMMIT", NULL, "finish reading");
+}
+
+/* Starts a write unless a batch is open (its transaction is used then). */
+static cd_rc write_begin(struct store *s, cd_err *err)
+{
+	if (s->in_batch && sqlite3_get_autocommit(s->db))
+		return cd_fail(err, CD_EDB, "the batch was rolled back after an error");
+	if (s->in_batch)
+		return CD_OK;
+	return exec(s, "BEGIN IMMEDIATE", err, "start a write");
+}
+
+static cd_rc flush_dirty(struct store *s, cd_err *err);
+
+/* Ends a write begun by write_begin: on success rebuilds the touched blocks
+ * and commits; on failure rolls back.  Inside a batch, does nothing. */
+static cd_rc write_end(struct store *s, cd_rc rc, cd_err *err)
+{
+	if (s->in_batch)
+		return rc;
+	if (rc == CD_OK)
+		rc = flush_dirty(s, err);
+	if (rc == CD_OK)
+		rc = exec(s, "COMMIT", err, "commit");
+	if (rc != CD_OK && !sqlite3_get_autocommit(s->db))
+		exec(s, "ROLLBACK", NULL, "roll back");
+	return rc;
+}
+
+cd_rc store_begin(struct store *s, cd_err *err)
+{
+	if (s->in_batch)
+		return cd_fail(err, CD_EDB, "a batch is already open");
+	cd_rc rc = exec(s, "BEGIN IMMEDIATE", err, "start a batch");
+	if (rc == CD_OK)
+		s->in_batch = true;
+	return rc;
+}
+
+cd_rc store_commit(struct store *s, cd_err *err)
+{
+	if (!s->in_batch)
+		return cd_fail(err, CD_EDB, "no batch is open");
+	s->in_batch = false;
+	if (sqlite3_get_autocommit(s->db)) /* SQLite rolled it back (full disk, I/O) */
+		return cd_fail(err, CD_EDB, "the batch was rolled back after an error");
+	return write_end(s, CD_OK, err);
+}
+
+void store_rollback(struct store *s)
+{
+	s->in_batch = false;
+	if (!sqlite3_get_autocommit(s->db))
+		exec(s, "ROLLBACK", NULL, "roll back");
+}
+
+/* ---- blocks and generations ----------------------------------------- */
+
+/* Remembers that (repo, name) changed in this transaction. */
+static cd_rc mark_dirty(struct store *s, const char *repo, const char *name, cd_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_DIRTY_MARK, err);
+	if (st == NULL)
+		return CD_EDB;
+	bind_text(st, 1, repo);
+	bind_text(st, 2, name);
+	return run(s, st, err, "record a change");
+}
+
+/* Makes sure repo has a row; a new one starts its generation at the time
+ * in microseconds (see the file comment). */
+static cd_rc ensure_repo(struct store *s, const char *repo, cd_err *err)
+{
+	struct timespec ts;
+	sqlite3_stmt *st = stmt(s, ST_REPO_ADD, err);
+	if (st == NULL)
+		return CD_EDB;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	bind_text(st, 1, repo);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+	return run(s, st, err, "register the repository");
+}
+
+/* Appends the block text of every version of (repo, name), newest first,
+ * to s->yaml and s->json; *count receives the number of versions. */
+static cd_rc render_block(struct store *s, const char *repo, const char *name,
+                          size_t *count, cd_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_BLOCK_ROWS, err);
+	cd_rc rc = CD_OK;
+	int r;
+	if (st == NULL)
+		return CD_EDB;
+	s->yaml.len = s->json.len = 0;
+	*count = 0;
+	if (buf_append(&s->yaml, "  ", 2) != CD_OK ||
+	    yamlout_string(&s->yaml, name, strlen(name)) != CD_OK ||
+	    buf_append(&s->yaml, ":\n", 2) != CD_OK || buf_append(&s->json, "[", 1) != CD_OK)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	bind_text(st, 1, repo);
+	bind_text(st, 2, name);
+	while (rc == CD_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		const void *y = sqlite3_column_blob(st, 0);
+		size_t ylen = (size_t)sqlite3_column_bytes(st, 0);
+		const void *j = sqlite3_column_blob(st, 1);
+		size_t jlen = (size_t)sqlite3_column_bytes(st, 1);
+		if (buf_append(&s->yaml, y, ylen) != CD_OK ||
+		    (*count > 0 && buf_append(&s->json, ",", 1) != CD_OK) ||
+		    buf_append(&s->json, j, jlen) != CD_OK)
+			rc = cd_fail(err, CD_ENOMEM, "out of memory");
+		(*count)++;
+	}
+	if (rc == CD_OK && r != SQLITE_DONE)
+		rc = db_fail(s, r, err, "read the versions of a chart");
+	done(st);
+	if (rc == CD_OK && buf_append(&s->json, "]", 1) != CD_OK)
+		rc = cd_fail(err, CD_ENOMEM, "out of memory");
+	return rc;
+}
+
+/* Rewrites the stored block of (repo, name) from its rows, or deletes it
+ * when no version is left. */
+static cd_rc rebuild_block(struct store *s, const char *repo, const char *name, cd_err *err)
+{
+	size_t count;
+	cd_rc rc = render_block(s, repo, name, &count, err);
+	if (rc != CD_OK)
+		return rc;
+	sqlite3_stmt *st = stmt(s, count ? ST_BLOCK_PUT : ST_BLOCK_DEL, err);
+	if (st == NULL)
+		return CD_EDB;
+	bind_text(st, 1, repo);
+	bind_text(st, 2, name);
+	if (count) {
+		sqlite3_bind_text(st, 3, s->yaml.data, (int)s->yaml.len, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, s->json.data, (int)s->json.len, SQLITE_STATIC);
+	}
+	return run(s, st, err, "store a chart's index block");
+}
+
+/* Rebuilds every block marked dirty, bumps the generation of each repo
+ * touched and forgets the marks — the last step of every write. */
+static cd_rc flush_dirty(struct store *s, cd_err *err)
+{
+	sqlite3_stmt *list = stmt(s, ST_DIRTY_LIST, err);
+	cd_rc rc = CD_OK;
+	int r;
+	if (list == NULL)
+		return CD_EDB;
+	while (rc == CD_OK && (r = sqlite3_step(list)) == SQLITE_ROW) {
+		char *repo = strdup((const char *)sqlite3_column_text(list, 0));
+		char *name = strdup((const char *)sqlite3_column_text(list, 1));
+		if (repo == NULL || name == NULL)
+			rc = cd_fail(err, CD_ENOMEM, "out of memory");
+		else
+			rc = rebuild_block(s, repo, name, err);
+		free(repo);
+		free(name);
+	}
+	if (rc == CD_OK && r != SQLITE_DONE)
+		rc = db_fail(s, r, err, "list changed charts");
+	done(list);
+	sqlite3_stmt *bump = rc == CD_OK ? stmt(s, ST_DIRTY_BUMP, err) : NULL;
+	if (rc == CD_OK)
+		rc = bump ? run(s, bump, err, "bump the generation") : CD_EDB;
+	sqlite3_stmt *clear = rc == CD_OK ? stmt(s, ST_DIRTY_CLEAR, err) : NULL;
+	if (rc == CD_OK)
+		rc = clear ? run(s, clear, err, "clear the change list") : CD_EDB;
+	return rc;
+}
+
+/* ---- writes ---------------------------------------------------------- */
+
+/* The entry of c rendered for the chart row: YAML (a sequence item at
+ * indent 2) into *yaml, compact JSON into *json (malloc'd). */
+static cd_rc render_entry(const struct store_chart *c, const char *chart_url,
+                          struct buf *yaml, char **json, cd_err *err)
+{
+	json_t *entry = index_entry(c->meta, c->repo, c->file, c->digest, c->created,
+	                            chart_url ? chart_url : "");
+	if (entry == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory building the index entry");
+	cd_rc rc = yamlout_seq_item(yaml, entry, 2);
+	*json = rc == CD_OK ? json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(entry);
+	if (rc != CD_OK || *json == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory rendering the index entry");
+	return CD_OK;
+}
+
+/* Deletes the row of repo+file (if any) and marks its name dirty. */
+static cd_rc delete_file_row(struct store *s, const char *repo, const char *file,
+                             cd_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CHART_DEL_FILE, err);
+	char *name = NULL;
+	cd_rc rc = CD_OK;
+	int r;
+	if (st == NULL)
+		return CD_EDB;
+	bind_text(st, 1, repo);
+	bind_text(st, 2, file);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		if (name == NULL && (name = strdup((const char *)sqlite3_column_text(st, 0))) == NULL)
+			rc = cd_fail(err, CD_ENOMEM, "out of memory");
+	done(st);
+	if (rc == CD_OK && r != SQLITE_DONE)
+		rc = db_fail(s, r, err, "delete a chart file's row");
+	if (rc == CD_OK && name != NULL)
+		rc = mark_dirty(s, repo, name, err);
+	free(name);
+	return rc;
+}
+
+/* Forgets that repo+file was invalid (it is valid or gone now). */
+static cd_rc forget_bad(struct store *s, const char *repo, const char *file, cd_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_BAD_DEL, err);
+	if (st == NULL)
+		return CD_EDB;
+	bind_text(st, 1, repo);
+	bind_text(st, 2, file);
+	return run(s, st, err, "forget an invalid file");
+}
+
+/* Writes the chart row with its rendered entry. */
+static cd_rc insert_row(struct store *s, const struct store_chart *c, const char *meta,
+                        const struct buf *yaml, const char *json, cd_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CHART_INSERT, err);
+	if (st == NULL)
+		return CD_EDB;
+	bind_text(st, 1, c->repo);
+	bind_text(st, 2, c->name);
+	bind_text(st, 3, c->version);
+	bind_text(st, 4, c->file);
+	sqlite3_bind_int64(st, 5, c->st.size);
+	sqlite3_bind_int64(st, 6, c->st.mtime_ns);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)c->st.ino);
+	bind_text(st, 8, c->digest);
+	bind_text(st, 9, c->created ? c->created : "");
+	bind_text(st, 10, meta);
+	sqlite3_bind_text(st, 11, yaml->data, (int)yaml->len, SQLITE_STATIC);
+	bind_text(st, 12, json);
+	return run(s, st, err, "store the chart version");
+}
+
+cd_rc store_put(struct store *s, const struct store_chart *c, const char *chart_url,
+                cd_err *err)
+{
+	struct buf yaml = { 0 };
+	char *json = NULL, *meta = NULL;
+	if (c->repo == NULL || c->name == NULL || c->version == NULL || c->file == NULL ||
+	    c->meta == NULL)
+		return cd_fail(err, CD_EINVAL, "incomplete chart record");
+	cd_rc rc = render_entry(c, chart_url, &yaml, &json, err);
+	if (rc == CD_OK && (meta = json_dumps(c->meta, JSON_COMPACT)) == NULL)
+		rc = cd_fail(err, CD_ENOMEM, "out of memory");
+	if (rc == CD_OK && (rc = write_begin(s, err)) == CD_OK) {
+		rc = ensure_repo(s, c->repo, err);
+		if (rc == CD_OK)
+			rc = delete_file_row(s, c->repo, c->file, err);
+		if (rc == CD_OK)
+			rc = insert_row(s, c, meta, &yaml, json, err);
+		if (rc == CD_OK)
+			rc = forget_bad(s, c->repo, c->file, err);
+		if (rc == CD_OK)
+			rc = mark_dirty(s, c->repo, c->name, err);
+		rc = write_end(s, rc, err);
+	}
+	buf_free(&yaml);
+	free(json);
+	free(meta);
+	return rc;
+}
+
+cd_rc store_remove(struct store *s, const char *repo, const char *name,
+                   const char *version, const char *chart_url, cd_err *err)
+{
+	(void)chart_url; /* entries are stored rendered; nothing to re-render */
+	sqlite3_stmt *st;
+	cd_rc rc = write_begin(s, err);
+	if (rc != CD_OK)
+		return rc;
+	if ((st = stmt(s, ST_CHART_DEL, err)) == NULL)
+		return write_end(s, CD_EDB, err);
+	bind_text(st, 1, repo);
+	bind_text(st, 2, name);
+	bind_text(st, 3, version);
+	rc = run(s, st, err, "delete the chart version");
+	if (rc == CD_OK && sqlite3_changes(s->db) == 0)
+		rc = cd_fail(err, CD_ENOTFOUND, "chart version not found");
+	if (rc == CD_OK)
+		rc = mark_dirty(s, repo, name, err);
+	return write_end(s, rc, err);
+}
+
+cd_rc store_remove_file(struct store *s, const char *repo, const char *file,
+                        const char *chart_url, cd_err *err)
+{
+	(void)chart_url;
+	cd_rc rc = write_begin(s, err);
+	if (rc != CD_OK)
+		return rc;
+	rc = delete_file_row(s, repo, file, err);
+	if (rc == CD_OK)
+		rc = forget_bad(s, repo, file, err);
+	return write_end(s, rc, err);
+}
+
+cd_rc store_add_repo(struct store *s, const char *repo, cd_err *err)
+{
+	return ensure_repo(s, repo, err);
+}
+
+/* ---- reads ----------------------------------------------------------- */
+
+/* strdup of a column, "" for NULL; NULL only when out of memory. */
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+	return strdup(v ? v : "");
+}
+
+void store_chart_free(struct store_chart *c)
+{
+	if (c == NULL)
+		return;
+	free(c->repo);
+	free(c->name);
+	free(c->version);
+	free(c->file);
+	free(c->created);
+	json_decref(c->meta);
+	memset(c, 0, sizeof *c);
+}
+
+/* Fills c from a row of (repo, name, version, file, size, mtime_ns, ino,
+ * digest, created, meta) starting at column first. */
+static cd_rc chart_from_row(sqlite3_stmt *st, int first, struct store_chart *c, cd_err *err)
+{
+	const char *digest = (const char *)sqlite3_column_text(st, first + 7);
+	const char *meta = (const char *)sqlite3_column_text(st, first + 9);
+	memset(c, 0, sizeof *c);
+	c->repo = col_dup(st, first);
+	c->name = col_dup(st, first + 1);
+	c->version = col_dup(st, first + 2);
+	c->file = col_dup(st, first + 3);
+	c->st.size = sqlite3_column_int64(st, first + 4);
+	c->st.mtime_ns = sqlite3_column_int64(st, first + 5);
+	c->st.ino = (uint64_t)sqlite3_column_int64(st, first + 6);
+	snprintf(c->digest, sizeof c->digest, "%s", digest ? digest : "");
+	c->created = col_dup(st, first + 8);
+	c->meta = json_loads(meta ? meta : "{}", 0, NULL);
+	if (!c->repo || !c->name || !c->version || !c->file || !c->created || !c->meta) {
+		store_chart_free(c);
+		return cd_fail(err, CD_ENOMEM, "out of memory reading a chart record");
+	}
+	return CD_OK;
+}
+
+cd_rc store_get(struct store *s, const char *repo, const char *name,
+                const char *version, struct store_chart *out, cd_err *err)
+{
+	static const char sql[] =
+		"SELECT repo, name, version, file, size, mtime_ns, ino, digest, created, meta"
+		" FROM chart WHERE repo = ?1 AND name = ?2 AND version = ?3";
+	sqlite3_stmt *st;
+	int r = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (r != SQLITE_OK)
+		return db_fail(s, r, err, "look up a chart version");
+	bind_text(st, 1, repo);
+	bind_text(st, 2, name);
+	bind_text(st, 3, version);
+	cd_rc rc;
+	if ((r = sqlite3_step(st)) == SQLITE_ROW)
+		rc = chart_from_row(st, 0, out, err);
+	else if (r == SQLITE_DONE)
+		rc = cd_fail(err, CD_ENOTFOUND, "chart version not found");
+	else
+		rc = db_fail(s, r, err, "look up a chart version");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+cd_rc store_generation(struct store *s, const char *repo, int64_t *gen, cd_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_REPO_GEN, err);
+	if (st == NULL)
+		return CD_EDB;
+	bind_text(st, 1, repo);
+	int r = sqlite3_step(st);
+	*gen = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	done(st);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return db_fail(s, r, err, "read the generation");
+	return CD_OK;
+}
+
+/* Collected rows of a short query, so callbacks may write to the store. */
+struct str_list {
+	char **v;
+	struct storage_stat *st;
+	size_t n, cap;
+};
+
+static void str_list_free(struct str_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	free(l->st);
+}
+
+/* Appends a copy of s (and its identity, when st) to l. */
+static bool str_list_push(struct str_list *l, const char *s, const struct storage_stat *st)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char **v = realloc(l->v, cap * sizeof *v);
+		if (v == NULL)
+			return false;
+		l->v = v;
+		struct storage_stat *sv = realloc(l->st, cap * sizeof *sv);
+		if (sv == NULL)
+			return false;
+		l->st = sv;
+		l->cap = cap;
+	}
+	if ((l->v[l->n] = strdup(s ? s : "")) == NULL)
+		return false;
+	if (st)
+		l->st[l->n] = *st;
+	l->n++;
+	return true;
+}
+
+cd_rc store_each_repo(struct store *s, int (*fn)(const char *repo, void *ctx),
+                      void *ctx, cd_err *err)
+{
+	sqlite3_stmt *st;
+	struct str_list l = { 0 };
+	int r = sqlite3_prepare_v2(s->db, "SELECT repo FROM repo ORDER BY repo", -1, &st, NULL);
+	if (r != SQLITE_OK)
+		return db_fail(s, r, err, "list repositories");
+	cd_rc rc = CD_OK;
+	while (rc == CD_OK && (r = sqlite3_step(st)) == SQLITE_ROW)
+		if (!str_list_push(&l, (const char *)sqlite3_column_text(st, 0), NULL))
+			rc = cd_fail(err, CD_ENOMEM, "out of memory");
+	if (rc == CD_OK && r != SQLITE_DONE)
+		rc = db_fail(s, r, err, "list repositories");
+	sqlite3_finalize(st);
+	for (size_t i = 0; rc == CD_OK && i < l.n; i++)
+		if (fn(l.v[i], ctx) != 0)
+			break;
+	str_list_free(&l);
+	return rc;
+}
+
+cd_rc store_each_file(struct store *s, const char *repo,
+                      int (*fn)(const char *file, const struct storage_stat *st, void *ctx),
+                      void *ctx, cd_err *err)
+{
+	sqlite3_stmt *st;
+	struct str_list l = { 0 };
+	int r = sqlite3_prepare_v2(s->db, "SELECT file, size, mtime_ns, ino FROM chart"
+	                                  " WHERE repo = ?1 ORDER BY file", -1, &st, NULL);
+	if (r != SQLITE_OK)
+		return db_fail(s, r, err, "list files");
+	bind_text(st, 1, repo);
+	cd_rc rc = CD_OK;
+	while (rc == CD_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct storage_stat id = {
+			.size = sqlite3_column_int64(st, 1),
+			.mtime_ns = sqlite3_column_int64(st, 2),
+			.ino = (uint64_t)sqlite3_column_int64(st, 3),
+		};
+		if (!str_list_push(&l, (const char *)sqlite3_column_text(st, 0), &id))
+			rc = cd_fail(err, CD_ENOMEM, "out of memory");
+	}
+	if (rc == CD_OK && r != SQLITE_DONE)
+		rc = db_fail(s, r, err, "list files");
+	sqlite3_finalize(st);
+	for (size_t i = 0; rc == CD_OK && i < l.n; i++)
+		if (fn(l.v[i], &l.st[i], ctx) != 0)
+			break;
+	str_list_free(&l);
+	return rc;
+}
+
+cd_rc store_each_block(struct store *s, const char *repo, enum store_format fmt,
+                       int (*fn)(const char *name, const char *text, size_t len, void *ctx),
+                       void *ctx, cd_err *err)
+{
+	const char *sql = fmt == STORE_JSON
+		? "SELECT name, json FROM block WHERE repo = ?1 ORDER BY name COLLATE yamlkey"
+		: "SELECT name, yaml FROM block WHERE repo = ?1 ORDER BY name COLLATE yamlkey";
+	sqlite3_stmt *st;
+	int r = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (r != SQLITE_OK)
+		return db_fail(s, r, err, "read the index blocks");
+	bind_text(st, 1, repo);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *text = (const char *)sqlite3_column_text(st, 1);
+		size_t len = (size_t)sqlite3_column_bytes(st, 1);
+		if (fn(name ? name : "", text ? text : "", len, ctx) != 0) {
+			r = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? CD_OK : db_fail(s, r, err, "read the index blocks");
+}
+
+cd_rc store_each_chart(struct store *s, const char *repo, const char *name,
+                       int (*fn)(const struct store_chart *c, void *ctx), void *ctx,
+                       cd_err *err)
+{
+	static const char sql[] =
+		"SELECT repo, name, version, file, size, mtime_ns, ino, digest, created, meta"
+		" FROM chart WHERE repo = ?1 AND (?2 IS NULL OR name = ?2)"
+		" ORDER BY name COLLATE yamlkey, version COLLATE semver DESC, version DESC";
+	sqlite3_stmt *st;
+	int r = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (r != SQLITE_OK)
+		return db_fail(s, r, err, "list chart versions");
+	bind_text(st, 1, repo);
+	if (name)
+		bind_text(st, 2, name);
+	cd_rc rc = CD_OK;
+	while (rc == CD_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_chart c;
+		if ((rc = chart_from_row(st, 0, &c, err)) != CD_OK)
+			break;
+		int stop = fn(&c, ctx);
+		store_chart_free(&c);
+		if (stop) {
+			r = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc == CD_OK && r != SQLITE_DONE)
+		rc = db_fail(s, r, err, "list chart versions");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- settings -------------------------------------------------------- */
+
+/* The recorded setting key into *value (malloc'd, NULL when unset). */
+static cd_rc setting_get(struct store *s, const char *key, char **value, cd_err *err)
+{
+	sqlite3_stmt *st;
+	int r = sqlite3_prepare_v2(s->db, "SELECT value FROM setting WHERE key = ?1", -1, &st, NULL);
+	if (r != SQLITE_OK)
+		return db_fail(s, r, err, "read a setting");
+	bind_text(st, 1, key);
+	cd_rc rc = CD_OK;
+	*value = NULL;
+	if ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((*value = col_dup(st, 0)) == NULL)
+			rc = cd_fail(err, CD_ENOMEM, "out of memory");
+	} else if (r != SQLITE_DONE) {
+		rc = db_fail(s, r, err, "read a setting");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static cd_rc setting_put(struct store *s, const char *key, const char *value, cd_err *err)
+{
+	sqlite3_stmt *st;
+	int r = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO setting(key, value) VALUES(?1, ?2)",
+	                           -1, &st, NULL);
+	if (r != SQLITE_OK)
+		return db_fail(s, r, err, "record a setting");
+	bind_text(st, 1, key);
+	bind_text(st, 2, value);
+	cd_rc rc = run(s, st, err, "record a setting");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+#define RERENDER_CHUNK 256
+
+/* Re-renders the entries of up to RERENDER_CHUNK rows after *rowid (read
+ * first, then updated, so no statement reads the table it writes);
+ * *n receives how many rows were done. */
+static cd_rc rerender_chunk(struct store *s, const char *chart_url, sqlite3_int64 *rowid,
+                            int *n, cd_err *err)
+{
+	static const char sql[] =
+		"SELECT repo, name, version, file, size, mtime_ns, ino, digest, created, meta,"
+		" rowid FROM chart WHERE rowid > ?1 ORDER BY rowid LIMIT ?2";
+	struct store_chart rows[RERENDER_CHUNK];
+	sqlite3_int64 ids[RERENDER_CHUNK];
+	sqlite3_stmt *st;
+	cd_rc rc = CD_OK;
+	int r = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (r != SQLITE_OK)
+		return db_fail(s, r, err, "re-render the index entries");
+	sqlite3_bind_int64(st, 1, *rowid);
+	sqlite3_bind_int(st, 2, RERENDER_CHUNK);
+	*n = 0;
+	while (rc == CD_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rc = chart_from_row(st, 0, &rows[*n], err)) == CD_OK)
+			ids[(*n)++] = sqlite3_column_int64(st, 10);
+	}
+	if (rc == CD_OK && r != SQLITE_DONE)
+		rc = db_fail(s, r, err, "re-render the index entries");
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc == CD_OK && (r = sqlite3_prepare_v2(s->db, "UPDATE chart SET entry_yaml = ?1,"
+	                                           " entry_json = ?2 WHERE rowid = ?3",
+	                                           -1, &st, NULL)) != SQLITE_OK)
+		rc = db_fail(s, r, err, "re-render the index entries");
+	for (int i = 0; rc == CD_OK && i < *n; i++) {
+		struct buf yaml = { 0 };
+		char *json = NULL;
+		rc = render_entry(&rows[i], chart_url, &yaml, &json, err);
+		if (rc == CD_OK) {
+			sqlite3_bind_text(st, 1, yaml.data, (int)yaml.len, SQLITE_STATIC);
+			bind_text(st, 2, json);
+			sqlite3_bind_int64(st, 3, ids[i]);
+			rc = run(s, st, err, "re-render the index entries");
+		}
+		if (rc == CD_OK)
+			rc = mark_dirty(s, rows[i].repo, rows[i].name, err);
+		buf_free(&yaml);
+		free(json);
+		*rowid = ids[i];
+	}
+	sqlite3_finalize(st);
+	for (int i = 0; i < *n; i++)
+		store_chart_free(&rows[i]);
+	return rc;
+}
+
+cd_rc store_sync_chart_url(struct store *s, const char *chart_url, cd_err *err)
+{
+	char *old = NULL;
+	const char *url = chart_url ? chart_url : "";
+	cd_rc rc = setting_get(s, "chart_url", &old, err);
+	bool same = rc == CD_OK && old != NULL && strcmp(old, url) == 0;
+	free(old);
+	if (rc != CD_OK || same)
+		return rc;
+	if ((rc = write_begin(s, err)) != CD_OK)
+		return rc;
+	sqlite3_int64 rowid = 0;
+	int n = RERENDER_CHUNK;
+	while (rc == CD_OK && n == RERENDER_CHUNK)
+		rc = rerender_chunk(s, url, &rowid, &n, err);
+	if (rc == CD_OK)
+		rc = setting_put(s, "chart_url", url, err);
+	if (rc == CD_OK && rowid > 0)
+		log_info("store: re-rendered the index entries for a new CHART_URL");
+	return write_end(s, rc, err);
+}
+
+/* ---- invalid files --------------------------------------------------- */
+
+cd_rc store_put_bad_file(struct store *s, const char *repo, const char *file,
+                         const struct storage_stat *st, const char *reason, cd_err *err)
+{
+	sqlite3_stmt *q = stmt(s, ST_BAD_PUT, err);
+	if (q == NULL)
+		return CD_EDB;
+	bind_text(q, 1, repo);
+	bind_text(q, 2, file);
+	sqlite3_bind_int64(q, 3, st->size);
+	sqlite3_bind_int64(q, 4, st->mtime_ns);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)st->ino);
+	bind_text(q, 6, reason ? reason : "");
+	return run(s, q, err, "remember an invalid file");
+}
+
+bool store_is_known_bad(struct store *s, const char *repo, const char *file,
+                        const struct storage_stat *st)
+{
+	sqlite3_stmt *q = stmt(s, ST_BAD_GET, NULL);
+	if (q == NULL)
+		return false;
+	bind_text(q, 1, repo);
+	bind_text(q, 2, file);
+	sqlite3_bind_int64(q, 3, st->size);
+	sqlite3_bind_int64(q, 4, st->mtime_ns);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)st->ino);
+	bool known = sqlite3_step(q) == SQLITE_ROW;
+	done(q);
+	return known;
+}

@@ -1,0 +1,475 @@
+/* test_store.c — the SQLite index: rows, rendered blocks, generations. */
+#include "unit.h"
+#include "store.h"
+#include "yamlout.h"
+
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A fresh state directory with an open store in it. */
+struct fixture {
+	char dir[64];
+	char db[128];
+	struct store *s;
+};
+
+static void setup(struct fixture *f)
+{
+	cd_err err;
+	snprintf(f->dir, sizeof f->dir, "/tmp/cd-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		perror("mkdtemp");
+	snprintf(f->db, sizeof f->db, "%s/chartdepot.db", f->dir);
+	f->s = NULL;
+	if (store_open(f->db, &f->s, &err) != CD_OK)
+		printf("    store_open: %s\n", err.msg);
+}
+
+static void teardown(struct fixture *f)
+{
+	char cmd[128];
+	store_close(f->s);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		perror("rm");
+}
+
+/* Stores name-version in repo with a minimal Metadata. */
+static cd_rc put(struct store *s, const char *repo, const char *name, const char *version)
+{
+	char file[256];
+	cd_err err;
+	snprintf(file, sizeof file, "%s-%s.tgz", name, version);
+	struct store_chart c = {
+		.repo = (char *)repo, .name = (char *)name, .version = (char *)version,
+		.file = file, .st = { 10, 20, 30 }, .digest = "abc",
+		.created = "2026-01-02T03:04:05Z",
+		.meta = json_pack("{s:s,s:s,s:s}", "apiVersion", "v2", "name", name,
+		                  "version", version),
+	};
+	cd_rc rc = store_put(s, &c, "", &err);
+	json_decref(c.meta);
+	return rc;
+}
+
+/* Concatenates each_block output as "name=text|" for easy comparison. */
+static int collect_block(const char *name, const char *text, size_t len, void *ctx)
+{
+	struct buf *b = ctx;
+	buf_printf(b, "%s=", name);
+	buf_append(b, text, len);
+	buf_puts(b, "|");
+	return 0;
+}
+
+/* Appends "name@version " for each chart. */
+static int collect_chart(const struct store_chart *c, void *ctx)
+{
+	buf_printf(ctx, "%s@%s ", c->name, c->version);
+	return 0;
+}
+
+static int collect_file(const char *file, const struct storage_stat *st, void *ctx)
+{
+	buf_printf(ctx, "%s:%lld ", file, (long long)st->size);
+	return 0;
+}
+
+static int collect_repo(const char *repo, void *ctx)
+{
+	buf_printf(ctx, "[%s]", repo);
+	return 0;
+}
+
+TEST(store_put_then_get_returns_the_record)
+{
+	struct fixture f;
+	struct store_chart c;
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "mychart", "0.1.0") == CD_OK);
+	CHECK(store_get(f.s, "", "mychart", "0.1.0", &c, &err) == CD_OK);
+	CHECK_STR(c.file, "mychart-0.1.0.tgz");
+	CHECK_STR(c.digest, "abc");
+	CHECK_STR(c.created, "2026-01-02T03:04:05Z");
+	CHECK(c.st.size == 10 && c.st.mtime_ns == 20 && c.st.ino == 30);
+	CHECK_STR(json_string_value(json_object_get(c.meta, "name")), "mychart");
+	store_chart_free(&c);
+	CHECK(store_get(f.s, "", "mychart", "9.9.9", &c, &err) == CD_ENOTFOUND);
+	teardown(&f);
+}
+
+TEST(store_remove_deletes_and_second_remove_is_not_found)
+{
+	struct fixture f;
+	struct store_chart c;
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "mychart", "0.1.0") == CD_OK);
+	CHECK(store_remove(f.s, "", "mychart", "0.1.0", "", &err) == CD_OK);
+	CHECK(store_get(f.s, "", "mychart", "0.1.0", &c, &err) == CD_ENOTFOUND);
+	CHECK(store_remove(f.s, "", "mychart", "0.1.0", "", &err) == CD_ENOTFOUND);
+	teardown(&f);
+}
+
+TEST(store_block_lists_versions_newest_first_by_semver)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "a", "1.9.0") == CD_OK);
+	CHECK(put(f.s, "", "a", "1.10.0") == CD_OK);
+	CHECK(put(f.s, "", "a", "1.10.0-rc.1") == CD_OK);
+	CHECK(store_each_block(f.s, "", STORE_YAML, collect_block, &b, &err) == CD_OK);
+	const char *y = b.data;
+	CHECK(y != NULL && strncmp(y, "a=  a:\n  - apiVersion: v2\n", 26) == 0);
+	const char *v10 = strstr(y, "version: 1.10.0\n");
+	const char *rc1 = strstr(y, "version: 1.10.0-rc.1\n");
+	const char *v9 = strstr(y, "version: 1.9.0\n");
+	CHECK(v10 && rc1 && v9 && v10 < rc1 && rc1 < v9);
+	b.len = 0;
+	CHECK(store_each_block(f.s, "", STORE_JSON, collect_block, &b, &err) == CD_OK);
+	CHECK(b.data[2] == '[' && b.data[b.len - 2] == ']');
+	CHECK(strstr(b.data, "\"urls\":[\"charts/a-1.10.0.tgz\"]") != NULL);
+	buf_free(&b);
+	teardown(&f);
+}
+
+TEST(store_block_text_is_the_exact_index_entry)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "mychart", "0.1.0") == CD_OK);
+	CHECK(store_each_block(f.s, "", STORE_YAML, collect_block, &b, &err) == CD_OK);
+	CHECK_STR(b.data, "mychart=  mychart:\n"
+	                  "  - apiVersion: v2\n"
+	                  "    created: \"2026-01-02T03:04:05Z\"\n"
+	                  "    digest: abc\n"
+	                  "    name: mychart\n"
+	                  "    urls:\n"
+	                  "    - charts/mychart-0.1.0.tgz\n"
+	                  "    version: 0.1.0\n|");
+	buf_free(&b);
+	teardown(&f);
+}
+
+TEST(store_blocks_come_in_helm_name_order)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "b", "1.0.0") == CD_OK);
+	CHECK(put(f.s, "", "app10", "1.0.0") == CD_OK);
+	CHECK(put(f.s, "", "app2", "1.0.0") == CD_OK);
+	CHECK(store_each_block(f.s, "", STORE_JSON, collect_block, &b, &err) == CD_OK);
+	const char *a2 = strstr(b.data, "app2="), *a10 = strstr(b.data, "app10="),
+		   *bb = strstr(b.data, "b=");
+	CHECK(a2 && a10 && bb && a2 < a10 && a10 < bb);
+	buf_free(&b);
+	teardown(&f);
+}
+
+TEST(store_every_change_bumps_the_generation)
+{
+	struct fixture f;
+	int64_t g0, g1, g2, g3, other;
+	cd_err err;
+	setup(&f);
+	CHECK(store_generation(f.s, "team", &g0, &err) == CD_OK && g0 == 0);
+	CHECK(put(f.s, "team", "a", "1.0.0") == CD_OK);
+	CHECK(store_generation(f.s, "team", &g1, &err) == CD_OK && g1 > g0);
+	CHECK(put(f.s, "team", "a", "1.0.1") == CD_OK);
+	CHECK(store_generation(f.s, "team", &g2, &err) == CD_OK && g2 == g1 + 1);
+	CHECK(store_remove(f.s, "team", "a", "1.0.1", "", &err) == CD_OK);
+	CHECK(store_generation(f.s, "team", &g3, &err) == CD_OK && g3 == g2 + 1);
+	CHECK(store_remove(f.s, "team", "a", "7.0.0", "", &err) == CD_ENOTFOUND);
+	CHECK(store_generation(f.s, "team", &g3, &err) == CD_OK && g3 == g2 + 1);
+	CHECK(store_generation(f.s, "other", &other, &err) == CD_OK && other == 0);
+	teardown(&f);
+}
+
+TEST(store_batch_commits_many_puts_at_once)
+{
+	struct fixture f;
+	int64_t g1, g2;
+	struct buf b = { 0 };
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(store_generation(f.s, "", &g1, &err) == CD_OK);
+	CHECK(store_begin(f.s, &err) == CD_OK);
+	for (int i = 1; i <= 50; i++) {
+		char v[32];
+		snprintf(v, sizeof v, "1.0.%d", i);
+		CHECK(put(f.s, "", "a", v) == CD_OK);
+	}
+	CHECK(store_commit(f.s, &err) == CD_OK);
+	CHECK(store_generation(f.s, "", &g2, &err) == CD_OK && g2 > g1);
+	CHECK(store_each_block(f.s, "", STORE_YAML, collect_block, &b, &err) == CD_OK);
+	const char *v50 = strstr(b.data, "version: 1.0.50\n"), *v9 = strstr(b.data, "version: 1.0.9\n");
+	CHECK(v50 && v9 && v50 < v9);
+	buf_free(&b);
+	teardown(&f);
+}
+
+TEST(store_rollback_forgets_the_batch)
+{
+	struct fixture f;
+	struct store_chart c;
+	cd_err err;
+	setup(&f);
+	CHECK(store_begin(f.s, &err) == CD_OK);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	store_rollback(f.s);
+	CHECK(store_get(f.s, "", "a", "1.0.0", &c, &err) == CD_ENOTFOUND);
+	CHECK(put(f.s, "", "b", "1.0.0") == CD_OK);
+	CHECK(store_get(f.s, "", "b", "1.0.0", &c, &err) == CD_OK);
+	store_chart_free(&c);
+	teardown(&f);
+}
+
+TEST(store_each_chart_sorts_names_then_newest_versions)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "zeta", "1.0.0") == CD_OK);
+	CHECK(put(f.s, "", "alpha", "0.9.0") == CD_OK);
+	CHECK(put(f.s, "", "alpha", "0.10.0") == CD_OK);
+	CHECK(put(f.s, "other", "beta", "1.0.0") == CD_OK);
+	CHECK(store_each_chart(f.s, "", NULL, collect_chart, &b, &err) == CD_OK);
+	CHECK_STR(b.data, "alpha@0.10.0 alpha@0.9.0 zeta@1.0.0 ");
+	b.len = 0;
+	CHECK(store_each_chart(f.s, "", "zeta", collect_chart, &b, &err) == CD_OK);
+	CHECK_STR(b.data, "zeta@1.0.0 ");
+	buf_free(&b);
+	teardown(&f);
+}
+
+TEST(store_same_file_replaces_the_old_row)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	struct store_chart c = {
+		.repo = "", .name = "renamed", .version = "2.0.0", .file = "a-1.0.0.tgz",
+		.digest = "d", .created = "2026-01-02T03:04:05Z",
+	};
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	c.meta = json_pack("{s:s}", "name", "renamed");
+	CHECK(store_put(f.s, &c, "", &err) == CD_OK);
+	json_decref(c.meta);
+	CHECK(store_each_chart(f.s, "", NULL, collect_chart, &b, &err) == CD_OK);
+	CHECK_STR(b.data, "renamed@2.0.0 ");
+	b.len = 0;
+	CHECK(store_each_block(f.s, "", STORE_JSON, collect_block, &b, &err) == CD_OK);
+	CHECK(strncmp(b.data, "renamed=", 8) == 0 && strstr(b.data, "a=") == NULL);
+	buf_free(&b);
+	teardown(&f);
+}
+
+TEST(store_remove_file_drops_the_row_and_its_block)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(store_remove_file(f.s, "", "a-1.0.0.tgz", "", &err) == CD_OK);
+	CHECK(store_remove_file(f.s, "", "a-1.0.0.tgz", "", &err) == CD_OK);
+	CHECK(store_each_block(f.s, "", STORE_YAML, collect_block, &b, &err) == CD_OK);
+	CHECK(b.len == 0);
+	buf_free(&b);
+	teardown(&f);
+}
+
+TEST(store_each_file_lists_identities)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "r", "b", "1.0.0") == CD_OK);
+	CHECK(put(f.s, "r", "a", "1.0.0") == CD_OK);
+	CHECK(store_each_file(f.s, "r", collect_file, &b, &err) == CD_OK);
+	CHECK_STR(b.data, "a-1.0.0.tgz:10 b-1.0.0.tgz:10 ");
+	buf_free(&b);
+	teardown(&f);
+}
+
+TEST(store_each_repo_lists_registered_repos_sorted)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	cd_err err;
+	setup(&f);
+	CHECK(store_add_repo(f.s, "team-b", &err) == CD_OK);
+	CHECK(put(f.s, "team-a", "x", "1.0.0") == CD_OK);
+	CHECK(store_add_repo(f.s, "team-b", &err) == CD_OK);
+	CHECK(store_each_repo(f.s, collect_repo, &b, &err) == CD_OK);
+	CHECK_STR(b.data, "[team-a][team-b]");
+	buf_free(&b);
+	teardown(&f);
+}
+
+TEST(store_remembers_bad_files_until_they_change)
+{
+	struct fixture f;
+	struct storage_stat st = { 5, 6, 7 }, changed = { 5, 8, 7 };
+	cd_err err;
+	setup(&f);
+	CHECK(!store_is_known_bad(f.s, "", "x-1.0.0.tgz", &st));
+	CHECK(store_put_bad_file(f.s, "", "x-1.0.0.tgz", &st, "not gzip", &err) == CD_OK);
+	CHECK(store_is_known_bad(f.s, "", "x-1.0.0.tgz", &st));
+	CHECK(!store_is_known_bad(f.s, "", "x-1.0.0.tgz", &changed));
+	CHECK(!store_is_known_bad(f.s, "other", "x-1.0.0.tgz", &st));
+	CHECK(store_remove_file(f.s, "", "x-1.0.0.tgz", "", &err) == CD_OK);
+	CHECK(!store_is_known_bad(f.s, "", "x-1.0.0.tgz", &st));
+	teardown(&f);
+}
+
+TEST(store_garbage_file_is_edb_and_recreate_moves_it_aside)
+{
+	struct fixture f;
+	cd_err err;
+	struct store *s = NULL;
+	int64_t gen;
+	setup(&f);
+	store_close(f.s);
+	f.s = NULL;
+	FILE *fp = fopen(f.db, "w");
+	for (int i = 0; fp && i < 200; i++)
+		fputs("this is not a database, just some garbage text\n", fp);
+	if (fp)
+		fclose(fp);
+	CHECK(store_open(f.db, &s, &err) == CD_EDB);
+	CHECK(s == NULL);
+	CHECK(strstr(err.msg, f.dir) == NULL);
+	CHECK(store_recreate(f.db, &f.s, &err) == CD_OK);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(store_generation(f.s, "", &gen, &err) == CD_OK && gen > 0);
+	CHECK(store_check(f.s, &err) == CD_OK);
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "ls '%s' | grep -q 'chartdepot.db.corrupt-'", f.dir);
+	CHECK(system(cmd) == 0);
+	teardown(&f);
+}
+
+TEST(store_reopen_keeps_data_and_generation)
+{
+	struct fixture f;
+	cd_err err;
+	int64_t g1, g2;
+	struct store_chart c;
+	setup(&f);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(store_generation(f.s, "", &g1, &err) == CD_OK);
+	store_close(f.s);
+	CHECK(store_open(f.db, &f.s, &err) == CD_OK);
+	CHECK(store_generation(f.s, "", &g2, &err) == CD_OK && g1 == g2);
+	CHECK(store_get(f.s, "", "a", "1.0.0", &c, &err) == CD_OK);
+	store_chart_free(&c);
+	teardown(&f);
+}
+
+TEST(store_two_connections_see_each_others_writes)
+{
+	struct fixture f;
+	struct store *other;
+	struct store_chart c;
+	cd_err err;
+	setup(&f);
+	CHECK(store_open(f.db, &other, &err) == CD_OK);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(store_get(other, "", "a", "1.0.0", &c, &err) == CD_OK);
+	store_chart_free(&c);
+	CHECK(put(other, "", "a", "1.0.1") == CD_OK);
+	CHECK(store_get(f.s, "", "a", "1.0.1", &c, &err) == CD_OK);
+	store_chart_free(&c);
+	store_close(other);
+	teardown(&f);
+}
+
+TEST(store_new_chart_url_rerenders_every_entry_once)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	int64_t g1, g2, g3;
+	cd_err err;
+	setup(&f);
+	CHECK(store_sync_chart_url(f.s, "", &err) == CD_OK);
+	CHECK(store_begin(f.s, &err) == CD_OK);
+	for (int i = 0; i < 300; i++) { /* more rows than one re-render chunk */
+		char v[32];
+		snprintf(v, sizeof v, "0.0.%d", i);
+		CHECK(put(f.s, "team", "z", v) == CD_OK);
+	}
+	CHECK(store_commit(f.s, &err) == CD_OK);
+	CHECK(put(f.s, "team", "a", "1.0.0") == CD_OK);
+	CHECK(store_generation(f.s, "team", &g1, &err) == CD_OK);
+	CHECK(store_sync_chart_url(f.s, "", &err) == CD_OK);
+	CHECK(store_generation(f.s, "team", &g2, &err) == CD_OK && g2 == g1);
+	CHECK(store_sync_chart_url(f.s, "https://c.example", &err) == CD_OK);
+	CHECK(store_generation(f.s, "team", &g3, &err) == CD_OK && g3 > g2);
+	CHECK(store_each_block(f.s, "team", STORE_YAML, collect_block, &b, &err) == CD_OK);
+	CHECK(strstr(b.data, "    - https://c.example/team/charts/a-1.0.0.tgz\n") != NULL);
+	b.len = 0;
+	CHECK(store_each_block(f.s, "team", STORE_JSON, collect_block, &b, &err) == CD_OK);
+	CHECK(strstr(b.data, "\"https://c.example/team/charts/a-1.0.0.tgz\"") != NULL);
+	CHECK(strstr(b.data, "\"https://c.example/team/charts/z-0.0.299.tgz\"") != NULL);
+	CHECK(strstr(b.data, "\"charts/") == NULL);
+	buf_free(&b);
+	teardown(&f);
+}
+
+TEST(store_concurrent_writers_lose_no_version_and_no_generation)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	int64_t g0, g1;
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "a", "0.0.0") == CD_OK);
+	CHECK(store_generation(f.s, "", &g0, &err) == CD_OK);
+	for (int p = 0; p < 4; p++) {
+		if (fork() == 0) {
+			struct store *s;
+			int bad = store_open(f.db, &s, &err) != CD_OK;
+			for (int i = 0; !bad && i < 25; i++) {
+				char v[32];
+				snprintf(v, sizeof v, "%d.0.%d", p + 1, i);
+				bad = put(s, "", "a", v) != CD_OK;
+			}
+			_exit(bad);
+		}
+	}
+	int failed = 0;
+	for (int p = 0; p < 4; p++) {
+		int status = 0;
+		wait(&status);
+		failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	}
+	CHECK(failed == 0);
+	CHECK(store_generation(f.s, "", &g1, &err) == CD_OK && g1 == g0 + 100);
+	CHECK(store_each_block(f.s, "", STORE_JSON, collect_block, &b, &err) == CD_OK);
+	json_t *arr = json_loads(b.data + 2, JSON_DISABLE_EOF_CHECK, NULL);
+	CHECK(json_array_size(arr) == 101);
+	json_decref(arr);
+	buf_free(&b);
+	teardown(&f);
+}
+
+TEST(store_open_in_a_missing_directory_is_eio_not_corruption)
+{
+	struct store *s = NULL;
+	cd_err err;
+	CHECK(store_open("/nonexistent-cd-dir/x/chartdepot.db", &s, &err) == CD_EIO);
+	CHECK(s == NULL);
+}
