@@ -1,0 +1,127 @@
+/* h_misc.c — GET /health, GET /info and the welcome page GET /. */
+#include "handlers.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "store.h"
+#include "yamlout.h"
+
+#ifndef CHARTDEPOT_VERSION
+#define CHARTDEPOT_VERSION "0.1.0"
+#endif
+
+cd_rc h_health(struct req *r, cd_err *err)
+{
+	(void)err;
+	respond_json(r, 200, json_pack("{s:b}", "healthy", 1));
+	return CD_OK;
+}
+
+cd_rc h_info(struct req *r, cd_err *err)
+{
+	(void)err;
+	respond_json(r, 200, json_pack("{s:s}", "version", CHARTDEPOT_VERSION));
+	return CD_OK;
+}
+
+static int add_repo(const char *repo, void *ctx)
+{
+	json_t *list = ctx;
+	return json_array_append_new(list, json_string(repo)) == 0 ? 0 : 1;
+}
+
+/* Appends s with the five HTML special characters escaped. */
+static cd_rc html_escape(struct buf *b, const char *s)
+{
+	cd_rc rc = CD_OK;
+	for (; *s && rc == CD_OK; s++) {
+		switch (*s) {
+		case '&': rc = buf_puts(b, "&amp;"); break;
+		case '<': rc = buf_puts(b, "&lt;"); break;
+		case '>': rc = buf_puts(b, "&gt;"); break;
+		case '"': rc = buf_puts(b, "&quot;"); break;
+		case '\'': rc = buf_puts(b, "&#39;"); break;
+		default: rc = buf_append(b, s, 1); break;
+		}
+	}
+	return rc;
+}
+
+static bool accepts(const struct req *r, const char *type)
+{
+	return strcasestr(r->accept, type) != NULL;
+}
+
+/* The repositories as charthall's GET / gives them ("repos: [...]"), or
+ * an HTML page linking each one's index.yaml. */
+cd_rc h_root(struct req *r, cd_err *err)
+{
+	const char *ctx = r->cfg->context_path;
+	json_t *repos = req_own_json(r, json_array());
+	struct buf b = { 0 };
+	cd_rc rc = CD_OK;
+
+	if (repos == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	if (r->cfg->depth == 0 && !r->cfg->depth_dynamic) {
+		if (json_array_append_new(repos, json_string("")) != 0)
+			return cd_fail(err, CD_ENOMEM, "out of memory");
+	} else {
+		rc = store_each_repo(r->app->store, add_repo, repos, err);
+		if (rc != CD_OK)
+			return rc;
+	}
+
+	if (accepts(r, "application/json")) {
+		respond_json(r, 200, json_pack("{s:O}", "repos", repos));
+		return CD_OK;
+	}
+	size_t i;
+	json_t *v;
+	if (accepts(r, "yaml")) { /* application/yaml, application/x-yaml, text/yaml */
+		rc = buf_puts(&b, json_array_size(repos) ? "repos:\n" : "repos: []\n");
+		json_array_foreach(repos, i, v) {
+			const char *name = json_string_value(v);
+			if (rc == CD_OK)
+				rc = buf_puts(&b, "- ");
+			if (rc == CD_OK)
+				rc = yamlout_string(&b, name, strlen(name));
+			if (rc == CD_OK)
+				rc = buf_puts(&b, "\n");
+		}
+		if (rc == CD_OK)
+			respond_body(r, 200, "application/yaml", b.data, b.len);
+	} else {
+		rc = buf_puts(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+		                  "<title>chartdepot</title></head>\n<body>\n"
+		                  "<h1>chartdepot</h1>\n<p>Helm chart repositories:</p>\n<ul>\n");
+		json_array_foreach(repos, i, v) {
+			const char *name = json_string_value(v);
+			const char *sep = name[0] ? "/" : "";
+			if (rc == CD_OK)
+				rc = buf_puts(&b, "<li><a href=\"");
+			if (rc == CD_OK)
+				rc = html_escape(&b, ctx);
+			if (rc == CD_OK)
+				rc = buf_puts(&b, "/");
+			if (rc == CD_OK)
+				rc = html_escape(&b, name);
+			if (rc == CD_OK)
+				rc = buf_printf(&b, "%sindex.yaml\">", sep);
+			if (rc == CD_OK)
+				rc = html_escape(&b, name[0] ? name : "(default)");
+			if (rc == CD_OK)
+				rc = buf_puts(&b, "</a></li>\n");
+		}
+		if (rc == CD_OK)
+			rc = buf_puts(&b, "</ul>\n</body></html>\n");
+		if (rc == CD_OK)
+			respond_body(r, 200, "text/html; charset=utf-8", b.data, b.len);
+	}
+	buf_free(&b);
+	if (rc != CD_OK)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	return CD_OK;
+}

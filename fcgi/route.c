@@ -1,0 +1,158 @@
+/* route.c — the route table and the dispatcher.
+ *
+ * A path is [/api] [repo segments] pattern.  At DEPTH n the repo has
+ * exactly n segments; with DEPTH_DYNAMIC the pattern matched from the end
+ * decides, so any depth from 0 to ROUTE_MAX_DEPTH fits.  The first entry
+ * whose shape and method match wins; a path that matches nothing is 404,
+ * as in ChartMuseum (whose router does not answer 405). */
+#include "route.h"
+
+#include <string.h>
+
+#include "auth.h"
+#include "handlers.h"
+#include "storage.h"
+
+#define ROUTE_MAX_DEPTH 3
+#define ROUTE_MAX_PARTS 4
+
+static const struct route routes[] = {
+	/* Before any repo route, so /health is never read as a repo. */
+	{ M_GET | M_HEAD, "", RF_NO_REPO | RF_AUTH_READ, h_root },
+	{ M_GET | M_HEAD, "health", RF_NO_REPO, h_health },
+	{ M_GET | M_HEAD, "info", RF_NO_REPO, h_info },
+
+	{ M_GET | M_HEAD, "charts", RF_API | RF_AUTH_READ, h_api_list },
+	{ M_POST, "charts", RF_API | RF_AUTH_WRITE, h_upload_chart },
+	{ M_POST, "prov", RF_API | RF_AUTH_WRITE, h_upload_prov },
+	{ M_GET | M_HEAD, "charts/:name", RF_API | RF_AUTH_READ, h_api_chart },
+	{ M_GET | M_HEAD, "charts/:name/:version", RF_API | RF_AUTH_READ, h_api_version },
+	{ M_DELETE, "charts/:name/:version", RF_API | RF_AUTH_WRITE | RF_DELETE, h_api_delete },
+
+	{ M_GET | M_HEAD, "index.yaml", RF_AUTH_READ, h_index },
+	{ M_GET | M_HEAD, "charts/:file", RF_AUTH_READ, h_chart_file },
+};
+
+struct pattern {
+	const char *part[ROUTE_MAX_PARTS];
+	size_t len[ROUTE_MAX_PARTS];
+	int n;
+};
+
+static void pattern_split(const char *p, struct pattern *out)
+{
+	out->n = 0;
+	while (*p && out->n < ROUTE_MAX_PARTS) {
+		size_t l = strcspn(p, "/");
+		out->part[out->n] = p;
+		out->len[out->n] = l;
+		out->n++;
+		p += l;
+		if (*p == '/')
+			p++;
+	}
+}
+
+static bool route_enabled(const struct route *rt, const struct cd_config *cfg)
+{
+	if ((rt->flags & RF_API) && cfg->disable_api)
+		return false;
+	if ((rt->flags & RF_DELETE) && cfg->disable_delete)
+		return false;
+	return true;
+}
+
+/* Shape match: on success *start is the first repo segment and *nrepo their
+ * number, and params holds the ":x" segments. */
+static bool route_match(const struct route *rt, const struct req *r, int *start,
+                        int *nrepo, char **params)
+{
+	const struct cd_config *cfg = r->cfg;
+	struct pattern pat;
+	int s = 0;
+
+	pattern_split(rt->pattern, &pat);
+	if (rt->flags & RF_API) {
+		if (r->nseg < 1 || strcmp(r->seg[0], "api") != 0)
+			return false;
+		s = 1;
+	}
+	int repo_n = r->nseg - s - pat.n;
+	if (rt->flags & RF_NO_REPO) {
+		if (repo_n != 0)
+			return false;
+	} else if (cfg->depth_dynamic) {
+		if (repo_n < 0 || repo_n > ROUTE_MAX_DEPTH)
+			return false;
+	} else if (repo_n != cfg->depth) {
+		return false;
+	}
+	int np = 0;
+	for (int i = 0; i < pat.n; i++) {
+		const char *seg = r->seg[s + repo_n + i];
+		if (pat.part[i][0] == ':') {
+			if (np < 3)
+				params[np++] = (char *)seg;
+		} else if (strlen(seg) != pat.len[i] ||
+		           memcmp(seg, pat.part[i], pat.len[i]) != 0) {
+			return false;
+		}
+	}
+	*start = s;
+	*nrepo = repo_n;
+	return true;
+}
+
+/* Joins the repo segments with '/' and checks them: [A-Za-z0-9._-]+, not
+ * "." or "..", before anything touches the file system. */
+static cd_rc route_repo(struct req *r, int start, int n, cd_err *err)
+{
+	size_t len = 0;
+	for (int i = 0; i < n; i++)
+		len += strlen(r->seg[start + i]) + 1;
+	char *repo = req_alloc(r, len + 1);
+	if (repo == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	repo[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(repo, "/");
+		strcat(repo, r->seg[start + i]);
+	}
+	if (!storage_repo_valid(repo, n))
+		return cd_fail(err, CD_EINVAL, "invalid repo name");
+	r->repo = repo;
+	return CD_OK;
+}
+
+static bool needs_credentials(const struct route *rt, const struct app *app)
+{
+	if (auth_disabled(app->auth))
+		return false;
+	if (rt->flags & RF_AUTH_WRITE)
+		return true;
+	return (rt->flags & RF_AUTH_READ) && !app->cfg->anonymous_get;
+}
+
+cd_rc route_dispatch(struct req *r, cd_err *err)
+{
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		const struct route *rt = &routes[i];
+		char *params[3] = { NULL, NULL, NULL };
+		int start, nrepo;
+
+		if (!(rt->methods & r->method) || !route_enabled(rt, r->cfg))
+			continue;
+		if (!route_match(rt, r, &start, &nrepo, params))
+			continue;
+		cd_rc rc = route_repo(r, start, nrepo, err);
+		if (rc != CD_OK)
+			return rc;
+		memcpy(r->param, params, sizeof params);
+		if (needs_credentials(rt, r->app) &&
+		    auth_check(r->app->auth, r->authorization) != CD_OK)
+			return cd_fail(err, CD_EAUTH, "unauthorized");
+		return rt->fn(r, err);
+	}
+	return cd_fail(err, CD_ENOTFOUND, "not found");
+}

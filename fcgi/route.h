@@ -1,0 +1,35 @@
+/* route.h — the route table: which handler answers which path and method,
+ * what it needs (credentials, an API that may be switched off), and how
+ * the repo prefix is cut from the path. */
+#ifndef CD_ROUTE_H
+#define CD_ROUTE_H
+
+#include "cd_err.h"
+#include "request.h"
+
+enum route_flag {
+	RF_AUTH_READ = 1 << 0,  /* credentials unless AUTH_ANONYMOUS_GET */
+	RF_AUTH_WRITE = 1 << 1, /* credentials whenever auth is configured */
+	RF_API = 1 << 2,        /* under /api; gone with DISABLE_API */
+	RF_NO_REPO = 1 << 3,    /* no repo prefix: /, /health, /info */
+	RF_DELETE = 1 << 4,     /* gone with DISABLE_DELETE */
+};
+
+/* A handler answers the request itself and returns CD_OK, or returns an
+ * error with err set and the dispatcher answers {"error": err->msg}. */
+typedef cd_rc (*route_fn)(struct req *r, cd_err *err);
+
+struct route {
+	unsigned methods;     /* enum req_method bits */
+	const char *pattern;  /* after the prefix: "charts/:name/:version", "" */
+	unsigned flags;       /* enum route_flag bits */
+	route_fn fn;
+};
+
+/* Matches r->seg against the table, fills r->repo and r->param, checks the
+ * repo segments and the credentials, and runs the handler.  Unknown routes
+ * are CD_ENOTFOUND "not found"; bad repo segments CD_EINVAL; missing or
+ * wrong credentials CD_EAUTH. */
+cd_rc route_dispatch(struct req *r, cd_err *err);
+
+#endif

@@ -1,0 +1,140 @@
+/* worker.c — the FastCGI accept loop of one prefork worker.
+ *
+ * SIGTERM and SIGINT are only deliverable while the worker waits in
+ * accept (FCGI_FAIL_ACCEPT_ON_INTR makes that wait return); during a
+ * request they stay blocked, so a stop never cuts a response in half. */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "auth.h"
+#include "log.h"
+#include "request.h"
+#include "route.h"
+#include "store.h"
+
+static volatile sig_atomic_t worker_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	worker_stop = 1;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* The request path made safe for one log line: printable ASCII only. */
+static void log_path(const char *path, char *out, size_t sz)
+{
+	size_t o = 0;
+	for (; *path && o + 1 < sz; path++)
+		out[o++] = (*path > 0x20 && *path < 0x7f) ? *path : '?';
+	out[o] = '\0';
+}
+
+/* One request from parse to the log line; all its memory is released by
+ * the req_end at the bottom. */
+static void serve(struct app *app, FCGX_Request *fx)
+{
+	struct req r;
+	cd_err err;
+	struct timespec t0;
+	char path[256];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err.msg[0] = '\0';
+	req_init(&r, app, fx);
+	cd_rc rc = req_parse(&r, &err);
+	if (rc == CD_OK)
+		rc = route_dispatch(&r, &err);
+	if (rc != CD_OK)
+		respond_error(&r, rc, err.msg);
+	else if (!r.responded)
+		respond_error(&r, CD_EIO, "handler sent no response");
+
+	log_path(r.path, path, sizeof path);
+	if (r.status >= 500)
+		log_error("%s %s -> %d id=%s %.1fms: %s", r.method_name, path, r.status,
+		          r.request_id, ms_since(&t0), r.error);
+	else
+		log_debug("%s %s -> %d id=%s %.1fms", r.method_name, path, r.status,
+		          r.request_id, ms_since(&t0));
+	req_end(&r);
+}
+
+int worker_main(const struct cd_config *cfg, int listen_fd)
+{
+	struct app app = { .cfg = cfg };
+	struct sigaction sa;
+	sigset_t stops, all;
+	FCGX_Request fx;
+	cd_err err;
+	int status = 0;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop; /* no SA_RESTART: accept must return */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigfillset(&all);
+	sigdelset(&all, SIGTERM);
+	sigdelset(&all, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+	sigprocmask(SIG_BLOCK, &stops, NULL);
+
+	if (store_open(cfg->db_path, &app.store, &err) != CD_OK) {
+		log_error("cannot open the database: %s", err.msg);
+		return 1;
+	}
+	if (auth_open(cfg->basic_user, cfg->basic_pass, cfg->htpasswd_file, &app.auth,
+	              &err) != CD_OK) {
+		log_error("%s", err.msg);
+		store_close(app.store);
+		return 1;
+	}
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fx, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_error("cannot initialise libfcgi");
+		auth_close(app.auth);
+		store_close(app.store);
+		return 1;
+	}
+	log_debug("worker ready");
+
+	while (!worker_stop) {
+		sigprocmask(SIG_UNBLOCK, &stops, NULL);
+		int rc = worker_stop ? -EINTR : FCGX_Accept_r(&fx);
+		sigprocmask(SIG_BLOCK, &stops, NULL);
+		if (rc < 0) {
+			if (worker_stop || rc == -EINTR)
+				continue;
+			log_error("accept on the FastCGI socket failed: %s", strerror(-rc));
+			status = 1;
+			break;
+		}
+		serve(&app, &fx);
+		FCGX_Finish_r(&fx);
+	}
+
+	FCGX_Free(&fx, 1);
+	auth_close(app.auth);
+	store_close(app.store);
+	return status;
+}
