@@ -1,8 +1,24 @@
-/* config.h — chartdepot's configuration, from the environment.
+/* config.h — chartdepot's configuration, from the environment and an
+ * optional YAML file.
  *
  * Names and meanings follow ChartMuseum's environment variables; STATE_DIR,
- * HTPASSWD_FILE, WORKERS and FCGI_SOCKET are chartdepot's own.  A bad value
- * stops the program at start with a message naming the variable. */
+ * HTPASSWD_FILE, WORKERS, FCGI_SOCKET and JSON_INDEX are chartdepot's own.
+ * A bad value stops the program at start with a message naming the variable
+ * (or the file key and its line).
+ *
+ * The config file is ChartMuseum's: `--config PATH` (or `-c PATH`), else the
+ * CONFIG variable, names a YAML mapping whose keys are ChartMuseum's config
+ * keys (storage.local.rootdir, basicauth.user, allowoverwrite, ...; see
+ * file_keys in config.c).  Nested mappings and dotted keys are the same key
+ * ("storage: {local: {rootdir: x}}" is "storage.local.rootdir: x"), and keys
+ * are compared without regard to case, as ChartMuseum's viper does.  Each key
+ * stands for one environment variable, and a non-empty variable overrides the
+ * file.  Unlike ChartMuseum, an unknown key is an error naming it and its
+ * line: a typo must not silently turn off auth.  A few ChartMuseum keys that
+ * can have no effect here (read/write timeouts, the redis cache, settings of
+ * other storage backends) are accepted and ignored.  Values are scalars; the
+ * file is at most 1 MiB, one document, without aliases, nested at most 8
+ * mappings deep. */
 #ifndef CD_CONFIG_H
 #define CD_CONFIG_H
 
@@ -41,14 +57,38 @@ struct cd_config {
 	bool log_health;          /* LOG_HEALTH */
 	bool debug;               /* DEBUG */
 	char *cors_allow_origin;  /* CORS_ALLOW_ORIGIN, NULL when unset */
+	char *artifact_hub_repo_id; /* ARTIFACT_HUB_REPO_ID: "id" (depth 0) or
+	                             * "repo=id,repo=id", NULL when unset */
+	/* For the nginx configuration only; chartdepot's programs never listen. */
+	int port;                 /* PORT 1..65535, default 8080 */
+	char *tls_cert;           /* TLS_CERT, NULL when unset; set with tls_key */
+	char *tls_key;            /* TLS_KEY, NULL when unset */
+	char *tls_ca_cert;        /* TLS_CA_CERT, NULL when unset; needs tls_cert */
 };
 
 /* A lookup function so tests can feed values without touching environ. */
 typedef const char *(*config_getenv_fn)(const char *name);
 
-/* Fills cfg from the variables that getenv_fn returns (getenv when NULL).
+/* Fills cfg from the variables that getenv_fn returns (getenv when NULL),
+ * over the config file that the variable CONFIG names, if any.
  * On failure err names the variable and the value's problem; cfg is freed. */
 cd_rc config_load(struct cd_config *cfg, config_getenv_fn getenv_fn, cd_err *err);
+
+/* config_load with the config file at path (NULL: the one CONFIG names).
+ * Errors about the file itself (missing, too big, bad YAML) name the path. */
+cd_rc config_load_file(struct cd_config *cfg, const char *path,
+                       config_getenv_fn getenv_fn, cd_err *err);
+
+/* For a program's main: takes `--config PATH`, `--config=PATH` or `-c PATH`
+ * from argv (ChartMuseum's flag; it beats CONFIG) and calls config_load_file
+ * with the real environment.  Other arguments are left for the caller, who
+ * skips config_option_width(argc, argv, i) entries at each position i. */
+cd_rc config_from_args(int argc, char **argv, struct cd_config *cfg, cd_err *err);
+
+/* How many argv entries the config option at argv[i] takes: 2 for
+ * "--config PATH" and "-c PATH", 1 for "--config=PATH", 0 if argv[i] is no
+ * config option.  A trailing "--config" counts 1 (config_from_args rejects it). */
+int config_option_width(int argc, char **argv, int i);
 
 /* Releases every string cfg owns. */
 void config_free(struct cd_config *cfg);
