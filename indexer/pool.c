@@ -1,0 +1,286 @@
+/* pool.c — hash worker threads: one read per file, sha256 + chart_read. */
+#include "pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A thread keeps its read buffer between files unless it grew past this. */
+#define POOL_KEEP_BUF (8L << 20)
+
+struct pool {
+	pthread_mutex_t mu;
+	pthread_cond_t work;     /* a job or ring space became available */
+	pthread_cond_t result;   /* a result arrived or the work ran out */
+	pthread_t *threads;
+	int nthreads;
+	const char *root;
+
+	struct hash_job *jobs;
+	size_t njobs, next;
+	bool aborted, quit;
+	int busy;                /* threads reading a file right now */
+
+	struct hash_result **ring;
+	size_t cap, head, len;
+};
+
+/* Reads the file of job into *buf (grown as needed) and fills r. */
+static void pool_hash(struct pool *p, struct hash_job *job, char **buf, size_t *bufcap,
+                      struct hash_result *r)
+{
+	char path[PATH_MAX];
+	int n = job->repo[0] ? snprintf(path, sizeof path, "%s/%s/%s", p->root, job->repo, job->file)
+	                     : snprintf(path, sizeof path, "%s/%s", p->root, job->file);
+	if (n < 0 || (size_t)n >= sizeof path) {
+		r->kind = HASH_BAD;
+		snprintf(r->reason, sizeof r->reason, "path too long");
+		return;
+	}
+	/* O_NOFOLLOW: a symlink put in place since the scan is never followed;
+	 * O_NONBLOCK: nor does a FIFO put there block the thread. */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) {
+			r->kind = HASH_GONE;
+		} else {
+			r->kind = HASH_ERR;
+			snprintf(r->reason, sizeof r->reason, "cannot open: %s", strerror(errno));
+		}
+		return;
+	}
+	struct stat sb;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		r->kind = HASH_GONE;
+		return;
+	}
+	r->st.size = (int64_t)sb.st_size;
+	r->st.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+	r->st.ino = (uint64_t)sb.st_ino;
+	if (sb.st_size > POOL_MAX_FILE) {
+		close(fd);
+		r->kind = HASH_BAD;
+		snprintf(r->reason, sizeof r->reason,
+		         "file is %lld bytes, larger than any chart may be (%ld)",
+		         (long long)sb.st_size, (long)POOL_MAX_FILE);
+		return;
+	}
+	size_t want = (size_t)sb.st_size + 1; /* +1 notices a file that grew */
+	if (*bufcap < want) {
+		char *nb = realloc(*buf, want);
+		if (nb == NULL) {
+			close(fd);
+			r->kind = HASH_ERR;
+			snprintf(r->reason, sizeof r->reason, "out of memory");
+			return;
+		}
+		*buf = nb;
+		*bufcap = want;
+	}
+	size_t len = 0;
+	while (len < want) {
+		ssize_t got = read(fd, *buf + len, want - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			int e = errno;
+			close(fd);
+			r->kind = HASH_ERR;
+			snprintf(r->reason, sizeof r->reason, "read error: %s", strerror(e));
+			return;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	close(fd);
+	if (len > (size_t)sb.st_size)
+		len = (size_t)sb.st_size; /* still being written: the next event re-reads it */
+
+	digest_sha256_hex(*buf, len, r->digest);
+	cd_err err = { "" };
+	cd_rc rc = chart_read(*buf, len, &r->ci, &err);
+	if (rc == CD_OK) {
+		r->kind = HASH_OK;
+	} else if (rc == CD_EINVAL || rc == CD_ETOOBIG) {
+		r->kind = HASH_BAD;
+		snprintf(r->reason, sizeof r->reason, "%s", err.msg[0] ? err.msg : cd_rc_name(rc));
+	} else {
+		r->kind = HASH_ERR;
+		snprintf(r->reason, sizeof r->reason, "%s", err.msg[0] ? err.msg : cd_rc_name(rc));
+	}
+}
+
+static void *pool_thread(void *arg)
+{
+	struct pool *p = arg;
+	char *buf = NULL;
+	size_t bufcap = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->quit && (p->aborted || p->next >= p->njobs ||
+		                    p->len + (size_t)p->busy >= p->cap))
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->quit)
+			break;
+		struct hash_job *job = &p->jobs[p->next++];
+		p->busy++;
+		pthread_mutex_unlock(&p->mu);
+
+		struct hash_result *r = calloc(1, sizeof *r);
+		if (r != NULL) {
+			r->job = job;
+			pool_hash(p, job, &buf, &bufcap, r);
+		}
+		if (bufcap > POOL_KEEP_BUF) {
+			free(buf);
+			buf = NULL;
+			bufcap = 0;
+		}
+
+		pthread_mutex_lock(&p->mu);
+		p->busy--;
+		if (r != NULL) {
+			p->ring[(p->head + p->len) % p->cap] = r;
+			p->len++;
+		}
+		/* Without memory for a result the job is dropped; the next
+		 * reconcile finds the file unindexed and tries again. */
+		pthread_cond_signal(&p->result);
+	}
+	pthread_mutex_unlock(&p->mu);
+	free(buf);
+	return NULL;
+}
+
+struct pool *pool_start(int n, const char *root)
+{
+	if (n < 1)
+		n = 1;
+	struct pool *p = calloc(1, sizeof *p);
+	if (p == NULL)
+		return NULL;
+	p->root = root;
+	p->cap = 8 * (size_t)n;
+	p->ring = calloc(p->cap, sizeof *p->ring);
+	p->threads = calloc((size_t)n, sizeof *p->threads);
+	if (p->ring == NULL || p->threads == NULL) {
+		free(p->ring);
+		free(p->threads);
+		free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->result, &ca);
+	pthread_condattr_destroy(&ca);
+
+	/* Signals are for the main thread: the threads start with them blocked. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (int i = 0; i < n; i++) {
+		if (pthread_create(&p->threads[i], NULL, pool_thread, p) != 0) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			p->nthreads = i;
+			pool_stop(p);
+			return NULL;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	p->nthreads = n;
+	return p;
+}
+
+void pool_run(struct pool *p, struct hash_job *jobs, size_t njobs)
+{
+	pthread_mutex_lock(&p->mu);
+	p->jobs = jobs;
+	p->njobs = njobs;
+	p->next = 0;
+	p->aborted = false;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+}
+
+struct hash_result *pool_next(struct pool *p, int timeout_ms, bool *done)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+
+	struct hash_result *r = NULL;
+	*done = false;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		if (p->len > 0) {
+			r = p->ring[p->head];
+			p->head = (p->head + 1) % p->cap;
+			p->len--;
+			pthread_cond_signal(&p->work);
+			break;
+		}
+		if ((p->aborted || p->next >= p->njobs) && p->busy == 0) {
+			*done = true;
+			break;
+		}
+		if (pthread_cond_timedwait(&p->result, &p->mu, &until) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return r;
+}
+
+void pool_abort(struct pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->aborted = true;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void pool_result_free(struct hash_result *r)
+{
+	if (r == NULL)
+		return;
+	if (r->kind == HASH_OK)
+		chart_info_free(&r->ci);
+	free(r);
+}
+
+void pool_stop(struct pool *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+	for (size_t i = 0; i < p->len; i++)
+		pool_result_free(p->ring[(p->head + i) % p->cap]);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->result);
+	pthread_mutex_destroy(&p->mu);
+	free(p->ring);
+	free(p->threads);
+	free(p);
+}

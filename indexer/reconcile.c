@@ -1,0 +1,851 @@
+/* reconcile.c — directory scans, hash results to rows, write batches. */
+#include "reconcile.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* A write transaction ends after this many changes or this much time, so
+ * an upload waiting on the lock never waits long. */
+#define BATCH_MAX 2000
+#define BATCH_MAX_S 0.25
+
+/* Set on a map entry of the directory's row table when the file was seen. */
+#define ROW_SEEN 1
+
+/* A cold repo (no rows) with at most this many files still has each one
+ * checked against the known-bad list before it is read. */
+#define COLD_PRECHECK_MAX 2000
+
+/* A file named by an event that is invalid and younger than this is looked
+ * at again later instead of being reported (see reconcile.h, retry). */
+#define RETRY_SETTLE_S 2LL
+
+struct pass {
+	struct indexer *ix;
+	struct pass_stats *ps;
+	struct hash_job *jobs;
+	size_t njobs, capjobs;
+	struct map repos;       /* repo keys of this pass: jobs borrow them */
+	struct map pending_nc;  /* "<repo>\n<name>\n<version>" -> the non-canonical
+	                           file (ptr) put for it in this pass */
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "repo/file" or "file": how files are named in the log. */
+static const char *rel_name(char *out, size_t sz, const char *repo, const char *file)
+{
+	if (repo[0])
+		snprintf(out, sz, "%s/%s", repo, file);
+	else
+		snprintf(out, sz, "%s", file);
+	return out;
+}
+
+static int dir_path(char *out, size_t sz, const char *root, const char *repo)
+{
+	int n = repo[0] ? snprintf(out, sz, "%s/%s", root, repo) : snprintf(out, sz, "%s", root);
+	return (n < 0 || (size_t)n >= sz) ? -1 : 0;
+}
+
+static void stat_identity(const struct stat *sb, struct storage_stat *st)
+{
+	st->size = (int64_t)sb->st_size;
+	st->mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000LL + sb->st_mtim.tv_nsec;
+	st->ino = (uint64_t)sb->st_ino;
+}
+
+static bool same_identity(const struct storage_stat *a, const struct storage_stat *b)
+{
+	return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ino == b->ino;
+}
+
+/* The identity of <root>/<repo>/<file> when it is a regular file (no
+ * symlink followed). */
+static bool file_identity(const char *root, const char *repo, const char *file,
+                          struct storage_stat *st)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	int n = repo[0] ? snprintf(path, sizeof path, "%s/%s/%s", root, repo, file)
+	                : snprintf(path, sizeof path, "%s/%s", root, file);
+	if (n < 0 || (size_t)n >= sizeof path || lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return false;
+	stat_identity(&sb, st);
+	return true;
+}
+
+bool reconcile_wanted_file(const char *name)
+{
+	size_t n = strlen(name);
+	/* Dot files include STORAGE_TMP_PREFIX, the uploads in flight. */
+	return name[0] != '.' && n > 4 && strcmp(name + n - 4, ".tgz") == 0;
+}
+
+/* ---- the write batch ---------------------------------------------------- */
+
+static bool batch_open(struct indexer *ix)
+{
+	if (ix->in_txn)
+		return true;
+	cd_err err = { "" };
+	if (store_begin(ix->s, &err) != CD_OK) {
+		log_error("cannot start an index transaction: %s", err.msg);
+		ix->failed = true;
+		return false;
+	}
+	ix->in_txn = true;
+	ix->batch_n = 0;
+	ix->batch_t0 = now_s();
+	return true;
+}
+
+static void batch_commit(struct indexer *ix)
+{
+	if (!ix->in_txn)
+		return;
+	ix->in_txn = false;
+	cd_err err = { "" };
+	if (store_commit(ix->s, &err) != CD_OK) {
+		log_error("cannot commit %d index changes: %s (retrying soon)", ix->batch_n,
+		          err.msg);
+		store_rollback(ix->s);
+		ix->failed = true;
+	}
+}
+
+static void batch_count(struct indexer *ix)
+{
+	if (++ix->batch_n >= BATCH_MAX || now_s() - ix->batch_t0 >= BATCH_MAX_S)
+		batch_commit(ix);
+}
+
+static void mark_changed(struct indexer *ix, const char *repo)
+{
+	map_put(&ix->changed, repo, NULL);
+}
+
+static void w_check(struct indexer *ix, cd_rc rc, const cd_err *err, const char *what,
+                    const char *repo, const char *file)
+{
+	char rel[PATH_MAX];
+	if (rc != CD_OK && rc != CD_ENOTFOUND) {
+		log_error("index: %s %s failed: %s", what, rel_name(rel, sizeof rel, repo, file),
+		          err->msg);
+		ix->failed = true;
+	}
+}
+
+static void w_remove_file(struct indexer *ix, const char *repo, const char *file)
+{
+	cd_err err = { "" };
+	if (!batch_open(ix))
+		return;
+	cd_rc rc = store_remove_file(ix->s, repo, file, ix->cfg->chart_url, &err);
+	w_check(ix, rc, &err, "removing the row of", repo, file);
+	mark_changed(ix, repo);
+	batch_count(ix);
+}
+
+static void w_put_bad(struct indexer *ix, const char *repo, const char *file,
+                      const struct storage_stat *st, const char *reason)
+{
+	cd_err err = { "" };
+	if (!batch_open(ix))
+		return;
+	cd_rc rc = store_put_bad_file(ix->s, repo, file, st, reason, &err);
+	w_check(ix, rc, &err, "recording invalid file", repo, file);
+	batch_count(ix);
+}
+
+static void w_put(struct indexer *ix, const char *repo, struct hash_result *r)
+{
+	char created[64];
+	cd_err err = { "" };
+	index_time_rfc3339(r->st.mtime_ns, created);
+	struct store_chart c = {
+		.repo = (char *)repo,
+		.name = r->ci.name,
+		.version = r->ci.version,
+		.file = r->job->file,
+		.st = r->st,
+		.created = created,
+		.meta = r->ci.meta,
+	};
+	memcpy(c.digest, r->digest, sizeof c.digest);
+	if (!batch_open(ix))
+		return;
+	cd_rc rc = store_put(ix->s, &c, ix->cfg->chart_url, &err);
+	w_check(ix, rc, &err, "indexing", repo, r->job->file);
+	mark_changed(ix, repo);
+	batch_count(ix);
+}
+
+static void ensure_registered(struct indexer *ix, const char *repo)
+{
+	if (map_get(&ix->registered, repo))
+		return;
+	cd_err err = { "" };
+	if (!batch_open(ix))
+		return;
+	cd_rc rc = store_add_repo(ix->s, repo, &err);
+	if (rc == CD_OK || rc == CD_EEXIST)
+		map_put(&ix->registered, repo, NULL);
+	else
+		w_check(ix, rc, &err, "registering repo", repo, "");
+	batch_count(ix);
+}
+
+/* ---- scanning ------------------------------------------------------------ */
+
+static const char *pass_repo(struct pass *p, const char *repo)
+{
+	struct map_entry *e = map_put(&p->repos, repo, NULL);
+	return e ? e->key : NULL;
+}
+
+static bool pass_add_job(struct pass *p, const char *repo, const char *file,
+                         const struct storage_stat *st, bool had_row, bool cold,
+                         bool bad_checked, bool whole)
+{
+	if (p->njobs == p->capjobs) {
+		size_t ncap = p->capjobs ? p->capjobs * 2 : 256;
+		struct hash_job *nj = realloc(p->jobs, ncap * sizeof *nj);
+		if (nj == NULL)
+			return false;
+		p->jobs = nj;
+		p->capjobs = ncap;
+	}
+	const char *r = pass_repo(p, repo);
+	char *f = strdup(file);
+	if (r == NULL || f == NULL) {
+		free(f);
+		return false;
+	}
+	p->jobs[p->njobs++] = (struct hash_job){
+		.repo = r, .file = f, .st = *st, .had_row = had_row, .cold = cold,
+		.bad_checked = bad_checked, .whole = whole,
+	};
+	return true;
+}
+
+/* The files of a directory recorded invalid, kept while it is scanned. */
+struct bad_seen {
+	struct {
+		char *file;
+		struct storage_stat st;
+	} *v;
+	size_t n, cap;
+};
+
+static void bad_seen_add(struct bad_seen *b, const char *file, const struct storage_stat *st)
+{
+	if (b->n == b->cap) {
+		size_t ncap = b->cap ? b->cap * 2 : 16;
+		void *nv = realloc(b->v, ncap * sizeof *b->v);
+		if (nv == NULL)
+			return; /* only a recheck is lost */
+		b->v = nv;
+		b->cap = ncap;
+	}
+	if ((b->v[b->n].file = strdup(file)) != NULL)
+		b->v[b->n++].st = *st;
+}
+
+static void bad_seen_free(struct bad_seen *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->v[i].file);
+	free(b->v);
+}
+
+/* A duplicate stays recorded invalid while the file that won is there; when
+ * a file of the repo went away, the repo's known-bad files are read again
+ * (quietly) so that a duplicate takes over the version it carries. */
+static void recheck_bad(struct pass *p, const char *repo, const struct bad_seen *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		if (!pass_add_job(p, repo, b->v[i].file, &b->v[i].st, false, false, true, true))
+			break;
+		p->jobs[p->njobs - 1].recheck = true;
+		p->ps->bad--; /* counted again from the result */
+	}
+}
+
+/* A file the URL layer could never serve is reported like an invalid chart. */
+static bool check_servable_name(struct pass *p, const char *repo, const char *file,
+                                const struct storage_stat *st, bool had_row)
+{
+	struct indexer *ix = p->ix;
+	char rel[PATH_MAX];
+	if (storage_filename_valid(file))
+		return true;
+	if (had_row)
+		w_remove_file(ix, repo, file);
+	if (!store_is_known_bad(ix->s, repo, file, st)) {
+		const char *why = "file name has characters other than A-Z a-z 0-9 . _ + -";
+		log_warn("skipping chart file %s: %s", rel_name(rel, sizeof rel, repo, file), why);
+		w_put_bad(ix, repo, file, st, why);
+	}
+	p->ps->bad++;
+	return false;
+}
+
+static int collect_row(const char *file, const struct storage_stat *st, void *ctx)
+{
+	struct map_entry *e = map_put(ctx, file, NULL);
+	if (e == NULL)
+		return 1;
+	e->st = *st;
+	return 0;
+}
+
+/* Compares one repo directory with its rows: unchanged files are skipped,
+ * new and changed ones become jobs, rows of vanished files are dropped. */
+static void scan_repo(struct pass *p, const char *repo, bool exists)
+{
+	struct indexer *ix = p->ix;
+	const char *root = ix->cfg->storage_root;
+	struct map rows = { 0 };
+	cd_err err = { "" };
+
+	if (store_each_file(ix->s, repo, collect_row, &rows, &err) != CD_OK) {
+		log_error("cannot list the index of repo \"%s\": %s", repo, err.msg[0] ? err.msg : "out of memory");
+		ix->failed = true;
+		map_clear(&rows);
+		return;
+	}
+	bool cold = rows.len == 0;
+	struct bad_seen bs = { 0 };
+	size_t first = p->njobs;
+
+	char path[PATH_MAX];
+	DIR *dir = NULL;
+	if (exists && dir_path(path, sizeof path, root, repo) == 0) {
+		/* Below the root no symlinked directory is followed. */
+		int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (repo[0] ? O_NOFOLLOW : 0));
+		if (dfd >= 0 && (dir = fdopendir(dfd)) == NULL)
+			close(dfd);
+		if (dir == NULL && errno != ENOENT && errno != ENOTDIR && errno != ELOOP) {
+			log_warn("cannot read storage directory \"%s\": %s", repo, strerror(errno));
+			map_clear(&rows);
+			return;
+		}
+	}
+	if (dir != NULL && exists)
+		ensure_registered(ix, repo);
+
+	/* Rows are dropped only when the whole directory was read. */
+	bool complete = true;
+	for (struct dirent *de; dir != NULL;) {
+		errno = 0;
+		if ((de = readdir(dir)) == NULL) {
+			if (errno != 0) {
+				log_warn("cannot read storage directory \"%s\": %s", repo,
+				         strerror(errno));
+				complete = false;
+			}
+			break;
+		}
+		const char *name = de->d_name;
+		if (!reconcile_wanted_file(name))
+			continue;
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		struct stat sb;
+		if (fstatat(dirfd(dir), name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+			continue;
+		struct storage_stat st;
+		stat_identity(&sb, &st);
+		struct map_entry *e = map_get(&rows, name);
+		if (e != NULL) {
+			e->flags |= ROW_SEEN;
+			if (same_identity(&e->st, &st)) {
+				p->ps->unchanged++;
+				continue;
+			}
+		}
+		bool had_row = e != NULL;
+		if (!check_servable_name(p, repo, name, &st, had_row))
+			continue;
+		if (!cold && store_is_known_bad(ix->s, repo, name, &st)) {
+			if (had_row)
+				w_remove_file(ix, repo, name);
+			bad_seen_add(&bs, name, &st);
+			p->ps->bad++;
+			continue;
+		}
+		if (!pass_add_job(p, repo, name, &st, had_row, cold, !cold, true)) {
+			log_error("out of memory listing repo \"%s\"", repo);
+			ix->failed = true;
+			complete = false;
+			break;
+		}
+	}
+	if (dir != NULL)
+		closedir(dir);
+
+	/* In a repo with no rows every file is new.  Asking about each one
+	 * whether it is known bad costs a query per file, which a cold start of
+	 * a big repo skips: the check then waits until a file turns out invalid
+	 * (it is read once more, but not reported again). */
+	if (cold && p->njobs - first <= COLD_PRECHECK_MAX) {
+		size_t keep = first;
+		for (size_t j = first; j < p->njobs; j++) {
+			struct hash_job *job = &p->jobs[j];
+			if (store_is_known_bad(ix->s, repo, job->file, &job->st)) {
+				bad_seen_add(&bs, job->file, &job->st);
+				p->ps->bad++;
+				free(job->file);
+				continue;
+			}
+			job->bad_checked = true;
+			p->jobs[keep++] = *job;
+		}
+		p->njobs = keep;
+	}
+
+	size_t i = 0, removed = 0;
+	struct map_entry *e;
+	while ((e = map_next(&rows, &i)) != NULL) {
+		if (!(e->flags & ROW_SEEN) && complete) {
+			w_remove_file(ix, repo, e->key);
+			removed++;
+		}
+	}
+	p->ps->removed += (long)removed;
+	map_clear(&rows);
+
+	struct map_entry *rc = map_get(&ix->recheck, repo);
+	if (rc != NULL)
+		map_del(&ix->recheck, rc);
+	if (removed > 0 || rc != NULL)
+		recheck_bad(p, repo, &bs);
+	bad_seen_free(&bs);
+}
+
+/* One file named by inotify: gone, known bad, or to be hashed. */
+static void check_file(struct pass *p, const char *repo, const char *file)
+{
+	struct indexer *ix = p->ix;
+	struct storage_stat st;
+	if (!reconcile_wanted_file(file))
+		return;
+	if (!file_identity(ix->cfg->storage_root, repo, file, &st)) {
+		w_remove_file(ix, repo, file);
+		map_put(&ix->recheck, repo, NULL);
+		p->ps->removed++; /* or was already gone from the index */
+		return;
+	}
+	ensure_registered(ix, repo);
+	if (!check_servable_name(p, repo, file, &st, true))
+		return;
+	if (store_is_known_bad(ix->s, repo, file, &st)) {
+		p->ps->bad++;
+		return;
+	}
+	/* Whether a row exists is unknown here: had_row makes the invalid
+	 * paths drop one if there is. */
+	if (!pass_add_job(p, repo, file, &st, true, false, true, false)) {
+		log_error("out of memory queueing %s", file);
+		ix->failed = true;
+	}
+}
+
+/* ---- results -------------------------------------------------------------- */
+
+static bool is_canonical(const char *file, const char *name, const char *version)
+{
+	char *want = chart_filename(name, version);
+	bool yes = want != NULL && strcmp(want, file) == 0;
+	free(want);
+	return yes;
+}
+
+/* Records file as a duplicate of winner: reported once, then skipped. */
+static void lose(struct pass *p, const char *repo, const char *file,
+                 const struct storage_stat *st, const char *name, const char *version,
+                 const char *winner, bool quiet)
+{
+	char rel[PATH_MAX], reason[PATH_MAX + 512];
+	snprintf(reason, sizeof reason, "chart %s version %s is already indexed from %s",
+	         name, version, winner);
+	if (!quiet)
+		log_warn("skipping chart file %s: %s", rel_name(rel, sizeof rel, repo, file),
+		         reason);
+	w_put_bad(p->ix, repo, file, st, reason);
+	p->ps->bad++;
+}
+
+static char *nc_key(const char *repo, const char *name, const char *version)
+{
+	char *k;
+	if (asprintf(&k, "%s\n%s\n%s", repo, name, version) < 0)
+		return NULL;
+	return k;
+}
+
+static void remember_nc(struct pass *p, const struct hash_result *r, const char *repo)
+{
+	char *k = nc_key(repo, r->ci.name, r->ci.version);
+	struct map_entry *e = k ? map_put(&p->pending_nc, k, NULL) : NULL;
+	free(k);
+	if (e == NULL)
+		return;
+	char *f = strdup(r->job->file);
+	if (f == NULL)
+		return;
+	free(e->ptr);
+	e->ptr = f;
+	e->st = r->st;
+}
+
+/* A valid chart: index it unless another file already holds its name and
+ * version.  Of two such files the one named "<name>-<version>.tgz" wins;
+ * of two others, the one indexed first. */
+static void handle_chart(struct pass *p, struct hash_result *r)
+{
+	struct indexer *ix = p->ix;
+	struct hash_job *job = r->job;
+	const char *repo = job->repo, *file = job->file;
+	const char *name = r->ci.name, *version = r->ci.version;
+	bool canonical = is_canonical(file, name, version);
+
+	if (job->cold && canonical) {
+		/* A cold repo has no other rows: only a non-canonical file put
+		 * earlier in this pass can hold the same version. */
+		char *k = nc_key(repo, name, version);
+		struct map_entry *e = k ? map_get(&p->pending_nc, k) : NULL;
+		free(k);
+		w_put(ix, repo, r);
+		if (e != NULL) {
+			lose(p, repo, e->ptr, &e->st, name, version, file, false);
+			free(e->ptr);
+			map_del(&p->pending_nc, e);
+		} else {
+			p->ps->indexed++;
+		}
+		return;
+	}
+
+	struct store_chart ex;
+	cd_err err = { "" };
+	memset(&ex, 0, sizeof ex);
+	cd_rc rc = store_get(ix->s, repo, name, version, &ex, &err);
+	if (rc == CD_ENOTFOUND) {
+		w_put(ix, repo, r);
+		p->ps->indexed++;
+		if (!canonical)
+			remember_nc(p, r, repo);
+		return;
+	}
+	if (rc != CD_OK) {
+		log_error("index: looking up chart %s %s failed: %s", name, version, err.msg);
+		ix->failed = true;
+		return;
+	}
+	struct storage_stat est;
+	if (strcmp(ex.file, file) == 0) {
+		/* The same file: rewrite only when it really changed (an upload
+		 * the worker already indexed comes through here unchanged). */
+		if (!same_identity(&ex.st, &r->st) || strcmp(ex.digest, r->digest) != 0)
+			w_put(ix, repo, r);
+		p->ps->indexed++;
+	} else if (!file_identity(ix->cfg->storage_root, repo, ex.file, &est)) {
+		w_put(ix, repo, r);
+		p->ps->indexed++;
+		if (!canonical)
+			remember_nc(p, r, repo);
+	} else if (canonical) {
+		w_put(ix, repo, r);
+		lose(p, repo, ex.file, &est, name, version, file, false);
+		/* The loser was counted when it was put in this pass, or as
+		 * unchanged by the scan: it is one version, not two. */
+		char *k = nc_key(repo, name, version);
+		struct map_entry *e = k ? map_get(&p->pending_nc, k) : NULL;
+		free(k);
+		if (e != NULL && strcmp(e->ptr, ex.file) == 0) {
+			free(e->ptr);
+			map_del(&p->pending_nc, e);
+		} else if (!(job->whole && same_identity(&ex.st, &est))) {
+			p->ps->indexed++;
+		} else {
+			p->ps->unchanged--, p->ps->indexed++;
+		}
+	} else {
+		if (job->had_row)
+			w_remove_file(ix, repo, file);
+		lose(p, repo, file, &r->st, name, version, ex.file, job->recheck);
+	}
+	store_chart_free(&ex);
+}
+
+/* True when the file changed in the last RETRY_SETTLE_S seconds. */
+static bool just_written(const struct storage_stat *st)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	int64_t age = now - st->mtime_ns;
+	return age > -RETRY_SETTLE_S * 1000000000LL && age < RETRY_SETTLE_S * 1000000000LL;
+}
+
+static void handle_result(struct pass *p, struct hash_result *r)
+{
+	struct indexer *ix = p->ix;
+	struct hash_job *job = r->job;
+	char rel[PATH_MAX];
+
+	switch (r->kind) {
+	case HASH_OK:
+		p->ps->hashed++;
+		handle_chart(p, r);
+		break;
+	case HASH_BAD:
+		p->ps->hashed++;
+		if (!job->whole && just_written(&r->st)) {
+			/* An event can come while the file is still being
+			 * written (IN_CREATE): not reported before it settles. */
+			char key[PATH_MAX];
+			snprintf(key, sizeof key, "%s/%s", job->repo, job->file);
+			map_put(&ix->retry, key, NULL);
+			break;
+		}
+		p->ps->bad++;
+		if (job->recheck)
+			break; /* still invalid, already reported */
+		if (job->had_row)
+			w_remove_file(ix, job->repo, job->file);
+		if (!job->bad_checked && store_is_known_bad(ix->s, job->repo, job->file, &r->st))
+			break;
+		log_warn("skipping invalid chart file %s: %s",
+		         rel_name(rel, sizeof rel, job->repo, job->file), r->reason);
+		w_put_bad(ix, job->repo, job->file, &r->st, r->reason);
+		break;
+	case HASH_GONE:
+		map_put(&ix->recheck, job->repo, NULL);
+		if (job->had_row) {
+			w_remove_file(ix, job->repo, job->file);
+			p->ps->removed++;
+		}
+		break;
+	case HASH_ERR:
+		p->ps->hashed++;
+		/* Not recorded: tried again on the next pass. */
+		log_warn("cannot index chart file %s: %s",
+		         rel_name(rel, sizeof rel, job->repo, job->file), r->reason);
+		break;
+	}
+}
+
+static int job_order(const void *a, const void *b)
+{
+	const struct hash_job *x = a, *y = b;
+	int c = strcmp(x->repo, y->repo);
+	return c ? c : strcmp(x->file, y->file);
+}
+
+static void run_jobs(struct pass *p)
+{
+	struct indexer *ix = p->ix;
+	if (p->njobs == 0)
+		return;
+	/* In name order a chart's versions land in the same batch, so the
+	 * store rebuilds each name's block once, not once per batch. */
+	qsort(p->jobs, p->njobs, sizeof *p->jobs, job_order);
+	pool_run(ix->pool, p->jobs, p->njobs);
+	bool aborted = false;
+	for (;;) {
+		if (!aborted && *ix->stop) {
+			pool_abort(ix->pool);
+			aborted = true;
+			p->ps->interrupted = true;
+		}
+		bool done;
+		struct hash_result *r = pool_next(ix->pool, 100, &done);
+		if (r != NULL) {
+			handle_result(p, r);
+			pool_result_free(r);
+		} else if (done) {
+			break;
+		} else if (ix->in_txn && now_s() - ix->batch_t0 >= BATCH_MAX_S) {
+			batch_commit(ix);
+		}
+	}
+}
+
+static void pass_free(struct pass *p)
+{
+	for (size_t i = 0; i < p->njobs; i++)
+		free(p->jobs[i].file);
+	free(p->jobs);
+	size_t i = 0;
+	struct map_entry *e;
+	while ((e = map_next(&p->pending_nc, &i)) != NULL)
+		free(e->ptr);
+	map_clear(&p->pending_nc);
+	map_clear(&p->repos);
+}
+
+/* ---- passes --------------------------------------------------------------- */
+
+void reconcile_walk(struct indexer *ix, const char *rel, int level, struct map *out)
+{
+	const struct cd_config *cfg = ix->cfg;
+	bool is_repo = level == cfg->depth || cfg->depth_dynamic;
+	if (ix->w)
+		watch_add(ix->w, rel, level, is_repo);
+	if (is_repo)
+		map_put(out, rel, NULL);
+	if (level >= cfg->depth)
+		return;
+
+	char path[PATH_MAX];
+	if (dir_path(path, sizeof path, cfg->storage_root, rel) != 0)
+		return;
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (rel[0] ? O_NOFOLLOW : 0));
+	DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (dir == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
+			log_warn("cannot read storage directory \"%s\": %s", rel, strerror(errno));
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(dir)) != NULL) {
+		const char *name = de->d_name;
+		if (name[0] == '.')
+			continue;
+		if (de->d_type != DT_DIR) {
+			struct stat sb;
+			if (de->d_type != DT_UNKNOWN ||
+			    fstatat(dirfd(dir), name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+			    !S_ISDIR(sb.st_mode))
+				continue;
+		}
+		if (!storage_repo_valid(name, 1))
+			continue;
+		char child[PATH_MAX];
+		int n = rel[0] ? snprintf(child, sizeof child, "%s/%s", rel, name)
+		               : snprintf(child, sizeof child, "%s", name);
+		if (n > 0 && (size_t)n < sizeof child)
+			reconcile_walk(ix, child, level + 1, out);
+	}
+	closedir(dir);
+}
+
+static int collect_repo(const char *repo, void *ctx)
+{
+	return map_put(ctx, repo, NULL) == NULL;
+}
+
+cd_rc reconcile_full(struct indexer *ix, struct pass_stats *ps)
+{
+	struct pass p = { .ix = ix, .ps = ps };
+	struct map found = { 0 }, known = { 0 };
+	cd_err err = { "" };
+
+	memset(ps, 0, sizeof *ps);
+	ix->failed = false;
+	if (ix->w)
+		watch_begin_pass(ix->w);
+	reconcile_walk(ix, "", 0, &found);
+	if (ix->w)
+		watch_prune(ix->w);
+	ps->repos = (long)found.len;
+
+	if (store_each_repo(ix->s, collect_repo, &known, &err) != CD_OK) {
+		log_error("cannot list the repos of the index: %s", err.msg);
+		ix->failed = true;
+	}
+	size_t i = 0;
+	struct map_entry *e;
+	while ((e = map_next(&known, &i)) != NULL && !*ix->stop)
+		if (map_get(&found, e->key) == NULL)
+			scan_repo(&p, e->key, false);
+	i = 0;
+	while ((e = map_next(&found, &i)) != NULL && !*ix->stop)
+		scan_repo(&p, e->key, true);
+	if (*ix->stop)
+		ps->interrupted = true;
+	else
+		run_jobs(&p);
+	batch_commit(ix);
+	pass_free(&p);
+	map_clear(&found);
+	map_clear(&known);
+	return ix->failed ? CD_EIO : CD_OK;
+}
+
+cd_rc reconcile_some(struct indexer *ix, const struct map *dirs, const struct map *files,
+                     struct pass_stats *ps)
+{
+	struct pass p = { .ix = ix, .ps = ps };
+	size_t i = 0;
+	struct map_entry *e;
+
+	memset(ps, 0, sizeof *ps);
+	ix->failed = false;
+	while ((e = map_next(dirs, &i)) != NULL && !*ix->stop) {
+		scan_repo(&p, e->key, true);
+		ps->repos++;
+	}
+	i = 0;
+	while ((e = map_next(files, &i)) != NULL && !*ix->stop) {
+		char repo[PATH_MAX];
+		const char *slash = strrchr(e->key, '/');
+		size_t n = slash ? (size_t)(slash - e->key) : 0;
+		if (slash == NULL || n >= sizeof repo)
+			continue;
+		memcpy(repo, e->key, n);
+		repo[n] = '\0';
+		if (map_get(dirs, repo) == NULL) /* else scanned whole above */
+			check_file(&p, repo, slash + 1);
+	}
+	if (*ix->stop)
+		ps->interrupted = true;
+	else
+		run_jobs(&p);
+	batch_commit(ix);
+	pass_free(&p);
+	return ix->failed ? CD_EIO : CD_OK;
+}
+
+void reconcile_render(struct indexer *ix, bool all)
+{
+	struct map list = { 0 };
+	cd_err err = { "" };
+
+	if (all && store_each_repo(ix->s, collect_repo, &list, &err) != CD_OK)
+		log_warn("cannot list the repos of the index: %s", err.msg);
+	const struct map *m = all ? &list : &ix->changed;
+	size_t i = 0;
+	struct map_entry *e;
+	while ((e = map_next(m, &i)) != NULL && !*ix->stop) {
+		enum store_format fmts[2] = { STORE_YAML, STORE_JSON };
+		for (int f = 0; f < (ix->cfg->json_index ? 2 : 1); f++) {
+			char *rel = NULL;
+			if (index_ensure(ix->s, &ix->iopts, e->key, fmts[f], &rel, &err) != CD_OK)
+				log_warn("cannot render the index of repo \"%s\": %s", e->key, err.msg);
+			free(rel);
+		}
+	}
+	map_clear(&list);
+	map_clear(&ix->changed);
+}
