@@ -22,7 +22,7 @@ UNIT_OBJ    := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 BINS := $(BUILD)/chartdepot-fcgi $(BUILD)/chartdepot-indexer $(BUILD)/unit-tests
 
-.PHONY: all deps run test unit bench check-asan fuzz install uninstall clean
+.PHONY: all deps run test unit bench check-asan fuzz fuzz-replay install uninstall clean
 all: $(BINS)
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h fcgi/*.h indexer/*.h tests/unit/*.h)
@@ -66,6 +66,14 @@ check-asan: deps
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	        LDFLAGS="-fsanitize=address,undefined" all
 	BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run
+
+# Each libFuzzer harness for FUZZ_SECONDS (default 60) under ASan/UBSan.
+fuzz:
+	scripts/fuzz
+
+# Replays the fuzz corpora and regression inputs (also part of `make test`).
+fuzz-replay:
+	scripts/fuzz-replay
 
 install: all
 	scripts/install "$(DESTDIR)" "$(PREFIX)" "$(BUILD)"

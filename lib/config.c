@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ cd_rc config_parse_duration(const char *s, int *seconds)
 		char *end;
 		errno = 0;
 		double v = strtod(p, &end);
-		if (end == p || errno || v < 0)
+		if (end == p || errno || !isfinite(v) || v < 0)
 			return CD_EINVAL;
 		p = end;
 		double unit;

@@ -381,3 +381,11 @@ TEST(config_tls_cert_needs_its_key)
 	CHECK(load(env, &cfg, &err) == CD_EINVAL);
 	CHECK(strstr(err.msg, "TLS_KEY") != NULL);
 }
+
+TEST(config_duration_nan_or_infinity_is_rejected)
+{
+	int s = 0;
+	CHECK(config_parse_duration("nanh", &s) == CD_EINVAL);
+	CHECK(config_parse_duration("infs", &s) == CD_EINVAL);
+	CHECK(config_parse_duration("-5s", &s) == CD_EINVAL);
+}
