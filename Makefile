@@ -44,11 +44,12 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libchartdepot.a
 
 # Installs the Debian packages the build, the tests and `make run` need.
 deps:
-	scripts/install-deps
+	@scripts/install-deps
 
+# stdout carries only run-local's "chartdepot ready on ..." line.
 run: deps
-	$(MAKE) all
-	scripts/run-local
+	@$(MAKE) --no-print-directory -s all >&2
+	@scripts/run-local
 
 unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests

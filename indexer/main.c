@@ -330,6 +330,10 @@ int main(int argc, char **argv)
 		          "the index from storage", err.msg);
 		rc = store_recreate(cfg.db_path, &s, &err);
 	}
+	/* Entries carry their urls rendered: a CHART_URL changed since the last
+	 * run must re-render them before anything is served from the db. */
+	if (rc == CD_OK && (rc = store_sync_chart_url(s, cfg.chart_url, &err)) != CD_OK)
+		store_close(s);
 	if (rc != CD_OK) {
 		log_error("cannot open the index database: %s", err.msg);
 		config_free(&cfg);
@@ -356,7 +360,7 @@ int main(int argc, char **argv)
 
 	/* jansson seeds its hash function once; do it before the threads. */
 	json_object_seed(0);
-	struct pool *pool = pool_start(cfg.index_limit, cfg.storage_root);
+	struct pool *pool = pool_start(cfg.index_limit, cfg.storage_root, cfg.chart_url);
 	if (pool == NULL) {
 		log_error("cannot start %d hash threads", cfg.index_limit);
 		store_close(s);

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "index.h"
+
 /* A thread keeps its read buffer between files unless it grew past this. */
 #define POOL_KEEP_BUF (8L << 20)
 
@@ -23,6 +25,7 @@ struct pool {
 	pthread_t *threads;
 	int nthreads;
 	const char *root;
+	const char *chart_url;
 
 	struct hash_job *jobs;
 	size_t njobs, next;
@@ -32,6 +35,30 @@ struct pool {
 	struct hash_result **ring;
 	size_t cap, head, len;
 };
+
+/* Renders the entry texts of a parsed chart ahead of the writer; without
+ * memory for them the writer renders them itself (r->prepared false). */
+static void pool_prepare(struct pool *p, const struct hash_job *job, struct hash_result *r)
+{
+	cd_err err = { "" };
+	index_time_rfc3339(r->st.mtime_ns, r->created);
+	struct store_chart c = {
+		.repo = (char *)job->repo,
+		.name = r->ci.name,
+		.version = r->ci.version,
+		.file = job->file,
+		.st = r->st,
+		.created = r->created,
+		.meta = r->ci.meta,
+	};
+	memcpy(c.digest, r->digest, sizeof c.digest);
+	r->prepared = store_prepare(&c, p->chart_url, &r->prep, &err) == CD_OK;
+	if (r->prepared) {
+		/* Freed here, by the thread that built it, rather than by the writer. */
+		json_decref(r->ci.meta);
+		r->ci.meta = NULL;
+	}
+}
 
 /* Reads the file of job into *buf (grown as needed) and fills r. */
 static void pool_hash(struct pool *p, struct hash_job *job, char **buf, size_t *bufcap,
@@ -111,6 +138,7 @@ static void pool_hash(struct pool *p, struct hash_job *job, char **buf, size_t *
 	cd_rc rc = chart_read(*buf, len, &r->ci, &err);
 	if (rc == CD_OK) {
 		r->kind = HASH_OK;
+		pool_prepare(p, job, r);
 	} else if (rc == CD_EINVAL || rc == CD_ETOOBIG) {
 		r->kind = HASH_BAD;
 		snprintf(r->reason, sizeof r->reason, "%s", err.msg[0] ? err.msg : cd_rc_name(rc));
@@ -163,7 +191,7 @@ static void *pool_thread(void *arg)
 	return NULL;
 }
 
-struct pool *pool_start(int n, const char *root)
+struct pool *pool_start(int n, const char *root, const char *chart_url)
 {
 	if (n < 1)
 		n = 1;
@@ -171,6 +199,7 @@ struct pool *pool_start(int n, const char *root)
 	if (p == NULL)
 		return NULL;
 	p->root = root;
+	p->chart_url = chart_url ? chart_url : "";
 	p->cap = 8 * (size_t)n;
 	p->ring = calloc(p->cap, sizeof *p->ring);
 	p->threads = calloc((size_t)n, sizeof *p->threads);
@@ -262,6 +291,7 @@ void pool_result_free(struct hash_result *r)
 		return;
 	if (r->kind == HASH_OK)
 		chart_info_free(&r->ci);
+	store_prepared_free(&r->prep);
 	free(r);
 }
 

@@ -5,7 +5,9 @@
  * Results come back to the caller's thread (the only one that touches the
  * database) through a ring of 8 x threads parsed charts; a thread waits
  * while the ring is full, so memory stays bounded: one file buffer per
- * thread, a few KB per parsed chart.  The threads never touch SQLite. */
+ * thread, a few KB per parsed chart.  The threads also render the index
+ * entry texts (store_prepare), so the writer only binds and inserts; they
+ * never touch SQLite. */
 #ifndef CD_INDEXER_POOL_H
 #define CD_INDEXER_POOL_H
 
@@ -14,6 +16,7 @@
 #include "chart.h"
 #include "digest.h"
 #include "storage.h"
+#include "store.h"
 
 /* Files larger than this are not charts (Helm caps the decompressed size). */
 #define POOL_MAX_FILE (CHART_MAX_DECOMPRESSED + (1L << 20))
@@ -42,15 +45,19 @@ struct hash_result {
 	enum hash_kind kind;
 	struct storage_stat st; /* identity of the bytes read (fstat) */
 	char digest[DIGEST_HEX_LEN + 1];
-	struct chart_info ci;   /* HASH_OK only */
+	struct chart_info ci;   /* HASH_OK only; meta is NULL when prepared */
+	char created[64];       /* HASH_OK: the entry's "created" (file mtime) */
+	bool prepared;          /* HASH_OK: prep holds the rendered texts */
+	struct store_prepared prep;
 	char reason[512];
 };
 
 struct pool;
 
 /* Starts n threads reading files under root (borrowed, must outlive the
- * pool).  NULL when a thread cannot be created. */
-struct pool *pool_start(int n, const char *root);
+ * pool) and rendering entries for chart_url (borrowed, NULL for "").
+ * NULL when a thread cannot be created. */
+struct pool *pool_start(int n, const char *root, const char *chart_url);
 
 /* Hands the jobs (borrowed until pool_next reports the end) to the threads. */
 void pool_run(struct pool *p, struct hash_job *jobs, size_t njobs);

@@ -26,6 +26,10 @@
  * checked against the known-bad list before it is read. */
 #define COLD_PRECHECK_MAX 2000
 
+/* A pass with at least this many files to read runs the store in bulk
+ * mode (store_bulk): a cold start or a bulk copy into storage. */
+#define BULK_MIN_JOBS 5000
+
 /* A file named by an event that is invalid and younger than this is looked
  * at again later instead of being reported (see reconcile.h, retry). */
 #define RETRY_SETTLE_S 2LL
@@ -177,7 +181,10 @@ static void w_put(struct indexer *ix, const char *repo, struct hash_result *r)
 {
 	char created[64];
 	cd_err err = { "" };
-	index_time_rfc3339(r->st.mtime_ns, created);
+	if (r->prepared)
+		memcpy(created, r->created, sizeof created);
+	else
+		index_time_rfc3339(r->st.mtime_ns, created);
 	struct store_chart c = {
 		.repo = (char *)repo,
 		.name = r->ci.name,
@@ -190,7 +197,8 @@ static void w_put(struct indexer *ix, const char *repo, struct hash_result *r)
 	memcpy(c.digest, r->digest, sizeof c.digest);
 	if (!batch_open(ix))
 		return;
-	cd_rc rc = store_put(ix->s, &c, ix->cfg->chart_url, &err);
+	cd_rc rc = r->prepared ? store_put_prepared(ix->s, &c, &r->prep, &err)
+	                       : store_put(ix->s, &c, ix->cfg->chart_url, &err);
 	w_check(ix, rc, &err, "indexing", repo, r->job->file);
 	mark_changed(ix, repo);
 	batch_count(ix);
@@ -668,6 +676,11 @@ static void run_jobs(struct pass *p)
 	/* In name order a chart's versions land in the same batch, so the
 	 * store rebuilds each name's block once, not once per batch. */
 	qsort(p->jobs, p->njobs, sizeof *p->jobs, job_order);
+	bool bulk = p->njobs >= BULK_MIN_JOBS;
+	if (bulk) {
+		batch_commit(ix); /* the pragmas cannot change inside a transaction */
+		store_bulk(ix->s, true);
+	}
 	pool_run(ix->pool, p->jobs, p->njobs);
 	bool aborted = false;
 	for (;;) {
@@ -686,6 +699,10 @@ static void run_jobs(struct pass *p)
 		} else if (ix->in_txn && now_s() - ix->batch_t0 >= BATCH_MAX_S) {
 			batch_commit(ix);
 		}
+	}
+	if (bulk) {
+		batch_commit(ix);
+		store_bulk(ix->s, false);
 	}
 }
 

@@ -1,13 +1,16 @@
 /* store.c — the SQLite index of chart versions.
  *
- * Schema (user_version 2; an older db is brought up to date by the
+ * Schema (user_version 3; an older db is brought up to date by the
  * idempotent CREATE ... IF NOT EXISTS statements):
  *   repo(repo PK, gen)              a repo's generation, bumped by each change
  *   chart(repo, name, version, file, size, mtime_ns, ino, digest, created,
  *         meta, entry_yaml, entry_json)
  *                                   one row per version, unique (repo, name,
  *                                   version) and (repo, file); the entry is
- *                                   kept rendered as it sits in index.yaml
+ *                                   kept rendered as it sits in index.yaml;
+ *                                   index chart_ident covers (repo, file,
+ *                                   size, mtime_ns, ino), so the indexer's
+ *                                   restart scan never reads the wide rows
  *   block(repo, name, yaml, json)   all entries of one name, newest first
  *   badfile(repo, file, size, mtime_ns, ino, reason)
  *                                   invalid files, by identity
@@ -31,7 +34,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define BUSY_TIMEOUT_MS 10000
 
 static const char schema_sql[] =
@@ -44,6 +47,7 @@ static const char schema_sql[] =
 	"  ino INTEGER NOT NULL, digest TEXT NOT NULL, created TEXT NOT NULL,"
 	"  meta TEXT NOT NULL, entry_yaml TEXT NOT NULL, entry_json TEXT NOT NULL,"
 	"  UNIQUE(repo, name, version), UNIQUE(repo, file));"
+	"CREATE INDEX IF NOT EXISTS chart_ident ON chart(repo, file, size, mtime_ns, ino);"
 	"CREATE TABLE IF NOT EXISTS block("
 	"  repo TEXT NOT NULL, name TEXT NOT NULL, yaml TEXT NOT NULL,"
 	"  json TEXT NOT NULL, PRIMARY KEY(repo, name));"
@@ -53,7 +57,7 @@ static const char schema_sql[] =
 	"  PRIMARY KEY(repo, file));"
 	"CREATE TABLE IF NOT EXISTS setting("
 	"  key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
-	"PRAGMA user_version = 2;";
+	"PRAGMA user_version = 3;";
 
 /* The cached statements; each is reset right after use. */
 enum stmt_id {
@@ -64,6 +68,7 @@ enum stmt_id {
 	ST_REPO_ADD,
 	ST_REPO_GEN,
 	ST_CHART_DEL_FILE,
+	ST_CHART_FILE_NAME,
 	ST_CHART_INSERT,
 	ST_CHART_DEL,
 	ST_CHART_GET,
@@ -85,6 +90,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_REPO_ADD] = "INSERT OR IGNORE INTO repo(repo, gen) VALUES(?1, ?2)",
 	[ST_REPO_GEN] = "SELECT gen FROM repo WHERE repo = ?1",
 	[ST_CHART_DEL_FILE] = "DELETE FROM chart WHERE repo = ?1 AND file = ?2 RETURNING name",
+	[ST_CHART_FILE_NAME] = "SELECT name FROM chart WHERE repo = ?1 AND file = ?2",
 	[ST_CHART_INSERT] = "INSERT OR REPLACE INTO chart(repo, name, version, file, size,"
 	                    " mtime_ns, ino, digest, created, meta, entry_yaml, entry_json)"
 	                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -107,7 +113,19 @@ struct store {
 	sqlite3_stmt *st[ST__COUNT];
 	bool in_batch;       /* between store_begin and store_commit/rollback */
 	struct buf yaml, json; /* reused while rebuilding blocks */
+	/* Within the open transaction: the repo known to have its row and the
+	 * (repo, name) marked dirty last, so a batch of puts repeats neither
+	 * statement.  Forgotten when the transaction ends. */
+	char *txn_repo, *dirty_repo, *dirty_name;
 };
+
+static void txn_forget(struct store *s)
+{
+	free(s->txn_repo);
+	free(s->dirty_repo);
+	free(s->dirty_name);
+	s->txn_repo = s->dirty_repo = s->dirty_name = NULL;
+}
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -288,7 +306,7 @@ static cd_rc open_failure_kind(struct store *s, cd_rc r)
 	return r;
 }
 
-cd_rc store_open(const char *path, struct store **out, cd_err *err)
+static cd_rc store_open_once(const char *path, struct store **out, cd_err *err)
 {
 	struct store *s = calloc(1, sizeof *s);
 	if (s == NULL)
@@ -308,6 +326,22 @@ cd_rc store_open(const char *path, struct store **out, cd_err *err)
 	return CD_OK;
 }
 
+/* Several processes open a new database at the same moment when the
+ * services start together; converting it to WAL can then report busy
+ * without waiting on the busy handler, so opening is retried for a while. */
+cd_rc store_open(const char *path, struct store **out, cd_err *err)
+{
+	cd_rc r = CD_EBUSY;
+	for (int attempt = 0; attempt < 100 && r == CD_EBUSY; attempt++) {
+		if (attempt > 0) {
+			struct timespec pause = { 0, 100 * 1000 * 1000 };
+			nanosleep(&pause, NULL);
+		}
+		r = store_open_once(path, out, err);
+	}
+	return r;
+}
+
 void store_close(struct store *s)
 {
 	if (s == NULL)
@@ -317,6 +351,7 @@ void store_close(struct store *s)
 	sqlite3_close_v2(s->db);
 	buf_free(&s->yaml);
 	buf_free(&s->json);
+	txn_forget(s);
 	free(s);
 }
 
@@ -363,6 +398,20 @@ cd_rc store_check(struct store *s, cd_err *err)
 
 /* ---- transactions ---------------------------------------------------- */
 
+void store_bulk(struct store *s, bool on)
+{
+	if (on) {
+		exec(s, "PRAGMA synchronous=OFF", NULL, "set synchronous mode");
+		exec(s, "PRAGMA cache_size=-131072", NULL, "set the cache size");
+		sqlite3_wal_autocheckpoint(s->db, 16384);
+	} else {
+		exec(s, "PRAGMA synchronous=NORMAL", NULL, "set synchronous mode");
+		exec(s, "PRAGMA cache_size=-32768", NULL, "set the cache size");
+		sqlite3_wal_autocheckpoint(s->db, 1000);
+		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	}
+}
+
 cd_rc store_read_begin(struct store *s, cd_err *err)
 {
 	return exec(s, "BEGIN", err, "start reading");
@@ -381,6 +430,7 @@ static cd_rc write_begin(struct store *s, cd_err *err)
 		return cd_fail(err, CD_EDB, "the batch was rolled back after an error");
 	if (s->in_batch)
 		return CD_OK;
+	txn_forget(s);
 	return exec(s, "BEGIN IMMEDIATE", err, "start a write");
 }
 
@@ -398,6 +448,7 @@ static cd_rc write_end(struct store *s, cd_rc rc, cd_err *err)
 		rc = exec(s, "COMMIT", err, "commit");
 	if (rc != CD_OK && !sqlite3_get_autocommit(s->db))
 		exec(s, "ROLLBACK", NULL, "roll back");
+	txn_forget(s);
 	return rc;
 }
 
@@ -405,6 +456,7 @@ cd_rc store_begin(struct store *s, cd_err *err)
 {
 	if (s->in_batch)
 		return cd_fail(err, CD_EDB, "a batch is already open");
+	txn_forget(s);
 	cd_rc rc = exec(s, "BEGIN IMMEDIATE", err, "start a batch");
 	if (rc == CD_OK)
 		s->in_batch = true;
@@ -424,6 +476,7 @@ cd_rc store_commit(struct store *s, cd_err *err)
 void store_rollback(struct store *s)
 {
 	s->in_batch = false;
+	txn_forget(s);
 	if (!sqlite3_get_autocommit(s->db))
 		exec(s, "ROLLBACK", NULL, "roll back");
 }
@@ -433,12 +486,23 @@ void store_rollback(struct store *s)
 /* Remembers that (repo, name) changed in this transaction. */
 static cd_rc mark_dirty(struct store *s, const char *repo, const char *name, cd_err *err)
 {
+	if (s->dirty_repo && strcmp(s->dirty_repo, repo) == 0 && strcmp(s->dirty_name, name) == 0)
+		return CD_OK;
 	sqlite3_stmt *st = stmt(s, ST_DIRTY_MARK, err);
 	if (st == NULL)
 		return CD_EDB;
 	bind_text(st, 1, repo);
 	bind_text(st, 2, name);
-	return run(s, st, err, "record a change");
+	cd_rc rc = run(s, st, err, "record a change");
+	free(s->dirty_repo);
+	free(s->dirty_name);
+	s->dirty_repo = rc == CD_OK ? strdup(repo) : NULL;
+	s->dirty_name = s->dirty_repo ? strdup(name) : NULL;
+	if (s->dirty_name == NULL) {
+		free(s->dirty_repo);
+		s->dirty_repo = NULL;
+	}
+	return rc;
 }
 
 /* Makes sure repo has a row; a new one starts its generation at the time
@@ -446,13 +510,20 @@ static cd_rc mark_dirty(struct store *s, const char *repo, const char *name, cd_
 static cd_rc ensure_repo(struct store *s, const char *repo, cd_err *err)
 {
 	struct timespec ts;
+	if (s->txn_repo && strcmp(s->txn_repo, repo) == 0)
+		return CD_OK;
 	sqlite3_stmt *st = stmt(s, ST_REPO_ADD, err);
 	if (st == NULL)
 		return CD_EDB;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	bind_text(st, 1, repo);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
-	return run(s, st, err, "register the repository");
+	cd_rc rc = run(s, st, err, "register the repository");
+	if (rc == CD_OK && !sqlite3_get_autocommit(s->db)) {
+		free(s->txn_repo);
+		s->txn_repo = strdup(repo);
+	}
+	return rc;
 }
 
 /* Appends the block text of every version of (repo, name), newest first,
@@ -540,6 +611,9 @@ static cd_rc flush_dirty(struct store *s, cd_err *err)
 	sqlite3_stmt *clear = rc == CD_OK ? stmt(s, ST_DIRTY_CLEAR, err) : NULL;
 	if (rc == CD_OK)
 		rc = clear ? run(s, clear, err, "clear the change list") : CD_EDB;
+	free(s->dirty_repo);
+	free(s->dirty_name);
+	s->dirty_repo = s->dirty_name = NULL;
 	return rc;
 }
 
@@ -554,12 +628,50 @@ static cd_rc render_entry(const struct store_chart *c, const char *chart_url,
 	                            chart_url ? chart_url : "");
 	if (entry == NULL)
 		return cd_fail(err, CD_ENOMEM, "out of memory building the index entry");
+	struct buf j = { 0 };
 	cd_rc rc = yamlout_seq_item(yaml, entry, 2);
-	*json = rc == CD_OK ? json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	if (rc == CD_OK)
+		rc = yamlout_json(&j, entry, true);
 	json_decref(entry);
-	if (rc != CD_OK || *json == NULL)
+	*json = j.data;
+	if (rc != CD_OK || *json == NULL) {
+		buf_free(&j);
+		*json = NULL;
 		return cd_fail(err, CD_ENOMEM, "out of memory rendering the index entry");
+	}
 	return CD_OK;
+}
+
+void store_prepared_free(struct store_prepared *p)
+{
+	if (p == NULL)
+		return;
+	free(p->meta);
+	free(p->entry_json);
+	free(p->entry_yaml);
+	memset(p, 0, sizeof *p);
+}
+
+cd_rc store_prepare(const struct store_chart *c, const char *chart_url,
+                    struct store_prepared *out, cd_err *err)
+{
+	struct buf yaml = { 0 };
+	memset(out, 0, sizeof *out);
+	if (c->repo == NULL || c->name == NULL || c->version == NULL || c->file == NULL ||
+	    c->meta == NULL)
+		return cd_fail(err, CD_EINVAL, "incomplete chart record");
+	struct buf meta = { 0 };
+	cd_rc rc = render_entry(c, chart_url, &yaml, &out->entry_json, err);
+	if (rc == CD_OK && (yamlout_json(&meta, c->meta, false) != CD_OK || meta.data == NULL))
+		rc = cd_fail(err, CD_ENOMEM, "out of memory");
+	out->meta = meta.data;
+	if (rc == CD_OK && yaml.data == NULL)
+		rc = cd_fail(err, CD_ENOMEM, "out of memory");
+	out->entry_yaml = yaml.data;
+	out->entry_yaml_len = yaml.len;
+	if (rc != CD_OK)
+		store_prepared_free(out);
+	return rc;
 }
 
 /* Deletes the row of repo+file (if any) and marks its name dirty. */
@@ -597,9 +709,38 @@ static cd_rc forget_bad(struct store *s, const char *repo, const char *file, cd_
 	return run(s, st, err, "forget an invalid file");
 }
 
-/* Writes the chart row with its rendered entry. */
-static cd_rc insert_row(struct store *s, const struct store_chart *c, const char *meta,
-                        const struct buf *yaml, const char *json, cd_err *err)
+/* Marks dirty the name of the row that holds repo+file now, when it is
+ * not name: the insert that follows replaces that row (UNIQUE(repo, file)),
+ * and the name it carried must get its block rebuilt. */
+static cd_rc mark_file_owner(struct store *s, const char *repo, const char *file,
+                             const char *name, cd_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CHART_FILE_NAME, err);
+	char *old = NULL;
+	cd_rc rc = CD_OK;
+	if (st == NULL)
+		return CD_EDB;
+	bind_text(st, 1, repo);
+	bind_text(st, 2, file);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		const char *n = (const char *)sqlite3_column_text(st, 0);
+		if (n != NULL && strcmp(n, name) != 0 && (old = strdup(n)) == NULL)
+			rc = cd_fail(err, CD_ENOMEM, "out of memory");
+	} else if (r != SQLITE_DONE) {
+		rc = db_fail(s, r, err, "look up a chart file's row");
+	}
+	done(st);
+	if (rc == CD_OK && old != NULL)
+		rc = mark_dirty(s, repo, old, err);
+	free(old);
+	return rc;
+}
+
+/* Writes the chart row with its rendered entry; a row for the same
+ * repo+file or repo+name+version is replaced. */
+static cd_rc insert_row(struct store *s, const struct store_chart *c,
+                        const struct store_prepared *p, cd_err *err)
 {
 	sqlite3_stmt *st = stmt(s, ST_CHART_INSERT, err);
 	if (st == NULL)
@@ -613,38 +754,41 @@ static cd_rc insert_row(struct store *s, const struct store_chart *c, const char
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)c->st.ino);
 	bind_text(st, 8, c->digest);
 	bind_text(st, 9, c->created ? c->created : "");
-	bind_text(st, 10, meta);
-	sqlite3_bind_text(st, 11, yaml->data, (int)yaml->len, SQLITE_STATIC);
-	bind_text(st, 12, json);
+	bind_text(st, 10, p->meta);
+	sqlite3_bind_text(st, 11, p->entry_yaml, (int)p->entry_yaml_len, SQLITE_STATIC);
+	bind_text(st, 12, p->entry_json);
 	return run(s, st, err, "store the chart version");
+}
+
+cd_rc store_put_prepared(struct store *s, const struct store_chart *c,
+                         const struct store_prepared *p, cd_err *err)
+{
+	if (c->repo == NULL || c->name == NULL || c->version == NULL || c->file == NULL ||
+	    p->meta == NULL || p->entry_json == NULL || p->entry_yaml == NULL)
+		return cd_fail(err, CD_EINVAL, "incomplete chart record");
+	cd_rc rc = write_begin(s, err);
+	if (rc != CD_OK)
+		return rc;
+	rc = ensure_repo(s, c->repo, err);
+	if (rc == CD_OK)
+		rc = mark_file_owner(s, c->repo, c->file, c->name, err);
+	if (rc == CD_OK)
+		rc = insert_row(s, c, p, err);
+	if (rc == CD_OK)
+		rc = forget_bad(s, c->repo, c->file, err);
+	if (rc == CD_OK)
+		rc = mark_dirty(s, c->repo, c->name, err);
+	return write_end(s, rc, err);
 }
 
 cd_rc store_put(struct store *s, const struct store_chart *c, const char *chart_url,
                 cd_err *err)
 {
-	struct buf yaml = { 0 };
-	char *json = NULL, *meta = NULL;
-	if (c->repo == NULL || c->name == NULL || c->version == NULL || c->file == NULL ||
-	    c->meta == NULL)
-		return cd_fail(err, CD_EINVAL, "incomplete chart record");
-	cd_rc rc = render_entry(c, chart_url, &yaml, &json, err);
-	if (rc == CD_OK && (meta = json_dumps(c->meta, JSON_COMPACT)) == NULL)
-		rc = cd_fail(err, CD_ENOMEM, "out of memory");
-	if (rc == CD_OK && (rc = write_begin(s, err)) == CD_OK) {
-		rc = ensure_repo(s, c->repo, err);
-		if (rc == CD_OK)
-			rc = delete_file_row(s, c->repo, c->file, err);
-		if (rc == CD_OK)
-			rc = insert_row(s, c, meta, &yaml, json, err);
-		if (rc == CD_OK)
-			rc = forget_bad(s, c->repo, c->file, err);
-		if (rc == CD_OK)
-			rc = mark_dirty(s, c->repo, c->name, err);
-		rc = write_end(s, rc, err);
-	}
-	buf_free(&yaml);
-	free(json);
-	free(meta);
+	struct store_prepared p;
+	cd_rc rc = store_prepare(c, chart_url, &p, err);
+	if (rc == CD_OK)
+		rc = store_put_prepared(s, c, &p, err);
+	store_prepared_free(&p);
 	return rc;
 }
 

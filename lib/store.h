@@ -45,11 +45,38 @@ void store_chart_free(struct store_chart *c);
 cd_rc store_put(struct store *s, const struct store_chart *c, const char *chart_url,
                 cd_err *err);
 
+/* The texts store_put writes for a version, rendered ahead of the write
+ * transaction.  store_prepare needs no store and touches nothing shared, so
+ * the indexer's hash threads call it and the writer only binds and inserts.
+ * Owned by the caller; store_prepared_free releases it. */
+struct store_prepared {
+	char *meta;          /* compact Metadata JSON, in Metadata field order */
+	char *entry_json;    /* compact ChartVersion JSON, keys sorted */
+	char *entry_yaml;    /* ChartVersion as a sequence item at indent 2 */
+	size_t entry_yaml_len;
+};
+cd_rc store_prepare(const struct store_chart *c, const char *chart_url,
+                    struct store_prepared *out, cd_err *err);
+void store_prepared_free(struct store_prepared *p);
+
+/* store_put with texts from store_prepare (for c and the same chart_url). */
+cd_rc store_put_prepared(struct store *s, const struct store_chart *c,
+                         const struct store_prepared *p, cd_err *err);
+
 /* Entries are stored rendered with the CHART_URL of the put that wrote
  * them.  When chart_url differs from the one recorded, re-renders every
  * entry and block and bumps every generation, then records chart_url.
  * The indexer calls it at start (CHART_URL may change between runs). */
 cd_rc store_sync_chart_url(struct store *s, const char *chart_url, cd_err *err);
+
+/* Bulk mode, for the indexer while it loads many versions at once: a
+ * bigger page cache, checkpoints every 64 MB of WAL instead of every 4 MB,
+ * and synchronous=OFF (WAL keeps the file consistent after a crash of the
+ * process; after a power loss the last batches may be lost or the file
+ * damaged, which store_open reports so the indexer rebuilds it from
+ * storage, the source of truth).  Off restores the normal settings and
+ * checkpoints. */
+void store_bulk(struct store *s, bool on);
 
 /* Many puts and removals in one transaction (the indexer's batches). */
 cd_rc store_begin(struct store *s, cd_err *err);

@@ -425,9 +425,29 @@ static bool key_nonzero_prefix(const uint32_t *r, size_t i)
 
 #define KEY_RUNES_MAX 512
 
+static bool key_ascii_letter(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 /* go-yaml v2 keyList.Less, as a three-way comparison (ties by strcmp). */
 int yamlout_key_compare(const char *a, const char *b)
 {
+	/* Fast path: when the first differing bytes are ASCII and at least one
+	 * is a letter, the rune loop below decides on exactly these two runes
+	 * (an ASCII byte always starts a rune, and equal bytes before it decode
+	 * to equal runes). */
+	size_t d = 0;
+	while (a[d] != '\0' && a[d] == b[d])
+		d++;
+	unsigned char ca = (unsigned char)a[d], cb = (unsigned char)b[d];
+	if (ca != '\0' && cb != '\0' && ca < 0x80 && cb < 0x80 && d < KEY_RUNES_MAX) {
+		bool al = key_ascii_letter(ca), bl = key_ascii_letter(cb);
+		if (al && bl)
+			return ca < cb ? -1 : 1;
+		if (al || bl)
+			return bl ? -1 : 1;
+	}
 	uint32_t ar[KEY_RUNES_MAX], br[KEY_RUNES_MAX];
 	size_t an = key_runes(a, ar, KEY_RUNES_MAX);
 	size_t bn = key_runes(b, br, KEY_RUNES_MAX);
@@ -583,4 +603,135 @@ cd_rc yamlout_seq_item(struct buf *out, const json_t *object, int indent)
 	if (rc != CD_OK)
 		return rc;
 	return put_item(out, object, indent);
+}
+
+/* ---- compact JSON ----------------------------------------------------- */
+
+/* A JSON string as jansson writes it: '"', '\\' and controls escaped
+ * (\b \f \n \r \t, else \u00XX), everything else (UTF-8 included) as is.
+ * jansson strings are valid UTF-8, so no other byte needs care. */
+static cd_rc json_put_string(struct buf *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t run = 0;
+	cd_rc rc = buf_reserve(out, len + 2);
+	if (rc != CD_OK)
+		return rc;
+	out->data[out->len++] = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		char esc[6] = { '\\', 0 };
+		size_t n = 2;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		if ((rc = buf_append(out, s + run, i - run)) != CD_OK ||
+		    (rc = buf_append(out, esc, n)) != CD_OK)
+			return rc;
+		run = i + 1;
+	}
+	if ((rc = buf_append(out, s + run, len - run)) != CD_OK)
+		return rc;
+	return buf_append(out, "\"", 1);
+}
+
+struct json_key {
+	const char *key;
+	size_t len;
+	json_t *value;
+};
+
+/* jansson's SORT_KEYS order: bytes, then length. */
+static int json_key_cmp(const void *a, const void *b)
+{
+	const struct json_key *x = a, *y = b;
+	int r = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+	if (r != 0)
+		return r;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static cd_rc json_put_object(struct buf *out, const json_t *obj, bool sort_keys)
+{
+	struct json_key stack_keys[KEYS_ON_STACK], *keys = stack_keys;
+	size_t n = json_object_size(obj), i = 0;
+	cd_rc rc;
+	if (n > KEYS_ON_STACK && (keys = malloc(n * sizeof *keys)) == NULL)
+		return CD_ENOMEM;
+	for (void *it = json_object_iter((json_t *)obj); it && i < n;
+	     it = json_object_iter_next((json_t *)obj, it), i++) {
+		keys[i].key = json_object_iter_key(it);
+		keys[i].len = json_object_iter_key_len(it);
+		keys[i].value = json_object_iter_value(it);
+	}
+	n = i;
+	if (sort_keys)
+		qsort(keys, n, sizeof *keys, json_key_cmp);
+	rc = buf_append(out, "{", 1);
+	for (i = 0; i < n && rc == CD_OK; i++) {
+		if (i > 0)
+			rc = buf_append(out, ",", 1);
+		if (rc == CD_OK)
+			rc = json_put_string(out, keys[i].key, keys[i].len);
+		if (rc == CD_OK)
+			rc = buf_append(out, ":", 1);
+		if (rc == CD_OK)
+			rc = yamlout_json(out, keys[i].value, sort_keys);
+	}
+	if (rc == CD_OK)
+		rc = buf_append(out, "}", 1);
+	if (keys != stack_keys)
+		free(keys);
+	return rc;
+}
+
+cd_rc yamlout_json(struct buf *out, const json_t *value, bool sort_keys)
+{
+	cd_rc rc;
+	switch (json_typeof(value)) {
+	case JSON_OBJECT:
+		return json_put_object(out, value, sort_keys);
+	case JSON_ARRAY:
+		rc = buf_append(out, "[", 1);
+		for (size_t i = 0; i < json_array_size(value) && rc == CD_OK; i++) {
+			if (i > 0)
+				rc = buf_append(out, ",", 1);
+			if (rc == CD_OK)
+				rc = yamlout_json(out, json_array_get(value, i), sort_keys);
+		}
+		return rc == CD_OK ? buf_append(out, "]", 1) : rc;
+	case JSON_STRING:
+		return json_put_string(out, json_string_value(value), json_string_length(value));
+	case JSON_INTEGER:
+		return buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+	case JSON_TRUE:
+		return buf_append(out, "true", 4);
+	case JSON_FALSE:
+		return buf_append(out, "false", 5);
+	case JSON_NULL:
+		return buf_append(out, "null", 4);
+	case JSON_REAL:
+	default: {
+		/* Rare in chart metadata: jansson's own real formatting. */
+		char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (text == NULL)
+			return CD_ENOMEM;
+		rc = buf_puts(out, text);
+		free(text);
+		return rc;
+	}
+	}
 }

@@ -40,6 +40,12 @@ cd_rc yamlout_string(struct buf *out, const char *s, size_t len);
  * as the same string under YAML 1.1 and 1.2 (no quotes needed). */
 bool yamlout_plain_ok(const char *s, size_t len);
 
+/* Appends value as compact JSON, byte for byte what jansson's
+ * json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY, plus JSON_SORT_KEYS when
+ * sort_keys) writes, without its per-character dump callbacks: the indexer
+ * writes two of these per chart version. */
+cd_rc yamlout_json(struct buf *out, const json_t *value, bool sort_keys);
+
 /* Orders mapping keys as go-yaml v2 does when Helm marshals (sorter.go):
  * letters by code point, other characters before letters, runs of digits
  * by numeric value ("a2" < "a10").  strcmp-like result.  The store uses it

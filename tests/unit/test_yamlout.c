@@ -248,3 +248,32 @@ TEST(yamlout_buf_printf_grows_past_its_first_chunk)
 	CHECK(b.data[0] == '<' && b.data[1000] == '>' && b.data[1001] == '7' && b.data[1002] == 0);
 	buf_free(&b);
 }
+
+/* Writes v both ways and compares with jansson's own output. */
+static void check_json_like_jansson(const json_t *v, bool sort)
+{
+	struct buf b = { 0 };
+	char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | (sort ? JSON_SORT_KEYS : 0));
+	CHECK(yamlout_json(&b, v, sort) == CD_OK);
+	CHECK(want != NULL && b.data != NULL);
+	if (want && b.data)
+		CHECK_STR(b.data, want);
+	free(want);
+	buf_free(&b);
+}
+
+TEST(yamlout_json_writes_what_jansson_writes)
+{
+	json_t *v = json_loads(
+		"{\"name\":\"a\\\"b\\\\c\\n\\t\\r\\b\\f\\u0001\\u001f\\u007f/x\",\"zeta\":[],"
+		"\"Alpha\":{},\"b\":[1,-2,true,false,null,1.5,1e300,0.1,\"\\u00e9\\u4e2d\\ud83d\\ude00\"],"
+		"\"ab\":{\"y\":{\"k\":[{\"b\":1,\"a\":2}]},\"x\":\"\"},\"a\":\"1.10\",\"\":0}",
+		0, NULL);
+	CHECK(v != NULL);
+	check_json_like_jansson(v, true);
+	check_json_like_jansson(v, false);
+	json_t *s = json_stringn("nul\0byte", 8);
+	check_json_like_jansson(s, false);
+	json_decref(s);
+	json_decref(v);
+}
