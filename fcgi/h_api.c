@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "chart.h"
 #include "index.h"
 #include "semver.h"
@@ -122,59 +124,201 @@ cd_rc h_api_chart(struct req *r, cd_err *err)
 	return CD_OK;
 }
 
-struct latest_ctx {
-	const struct req *r;
-	json_t *found;
+struct pick_ctx {
+	char *latest;           /* the first version that is not a prerelease */
+	char **versions;        /* every version, newest first */
+	size_t n, cap;
 	bool failed;
 };
 
-/* Versions arrive newest first: the first without a prerelease wins. */
-static int pick_latest(const struct store_chart *c, void *vctx)
+static int collect_version(const struct store_chart *c, void *vctx)
 {
-	struct latest_ctx *x = vctx;
+	struct pick_ctx *x = vctx;
 	struct semver sv;
-	if (x->found != NULL || x->failed)
-		return 0;
-	if (semver_parse(c->version, &sv, NULL) != CD_OK || sv.pre[0] != '\0')
-		return 0;
-	x->found = entry_of(x->r, c);
-	if (x->found == NULL)
-		x->failed = true;
+	if (x->latest == NULL && semver_parse(c->version, &sv, NULL) == CD_OK && sv.pre[0] == '\0' &&
+	    (x->latest = strdup(c->version)) == NULL)
+		return x->failed = true, 1;
+	if (x->n == x->cap) {
+		size_t ncap = x->cap ? 2 * x->cap : 16;
+		char **nv = realloc(x->versions, ncap * sizeof *nv);
+		if (nv == NULL)
+			return x->failed = true, 1;
+		x->versions = nv;
+		x->cap = ncap;
+	}
+	if ((x->versions[x->n] = strdup(c->version)) == NULL)
+		return x->failed = true, 1;
+	x->n++;
 	return 0;
 }
 
-/* An exact version, or "latest": the highest version that is not a
- * prerelease, as ChartMuseum does. */
+static void pick_free(struct pick_ctx *x)
+{
+	for (size_t i = 0; i < x->n; i++)
+		free(x->versions[i]);
+	free(x->versions);
+	free(x->latest);
+}
+
+/* Finds the stored version that <version> names: the exact version first,
+ * then "latest" (the highest version that is not a prerelease, as
+ * ChartMuseum), then a SemVer constraint ("0.1", "^1.2", "~1.2.3",
+ * ">=1.0.0 <2.0.0") whose best match wins.  out is filled on CD_OK and
+ * released by the caller with store_chart_free. */
+static cd_rc resolve_version(struct req *r, const char *name, const char *version,
+                             struct store_chart *out, cd_err *err)
+{
+	struct pick_ctx x = { 0 };
+	const char *pick = NULL;
+	size_t best;
+
+	memset(out, 0, sizeof *out);
+	cd_rc rc = store_get(r->app->store, r->repo, name, version, out, err);
+	if (rc != CD_ENOTFOUND)
+		return rc;
+	rc = store_each_chart(r->app->store, r->repo, name, collect_version, &x, err);
+	if (x.failed)
+		rc = cd_fail(err, CD_ENOMEM, "out of memory");
+	if (rc == CD_OK) {
+		if (strcmp(version, "latest") == 0)
+			pick = x.latest;
+		else if (semver_constraint_best(version, (const char *const *)x.versions, x.n, &best,
+		                                NULL) == CD_OK)
+			pick = x.versions[best];
+		rc = pick ? store_get(r->app->store, r->repo, name, pick, out, err) : CD_ENOTFOUND;
+	}
+	pick_free(&x);
+	if (rc == CD_ENOTFOUND)
+		rc = cd_fail(err, CD_ENOTFOUND, "no chart version found for %s-%s", name, version);
+	return rc;
+}
+
+/* GET|HEAD A/charts/<name>/<version>: the ChartVersion JSON. */
 cd_rc h_api_version(struct req *r, cd_err *err)
 {
-	const char *name = r->param[0], *version = r->param[1];
-	json_t *entry = NULL;
-	cd_rc rc;
-
-	if (strcmp(version, "latest") == 0) {
-		struct latest_ctx x = { .r = r };
-		rc = store_each_chart(r->app->store, r->repo, name, pick_latest, &x, err);
-		entry = x.found;
-		if (x.failed)
-			rc = cd_fail(err, CD_ENOMEM, "out of memory");
-	} else {
-		struct store_chart c;
-		memset(&c, 0, sizeof c);
-		rc = store_get(r->app->store, r->repo, name, version, &c, err);
-		if (rc == CD_OK) {
-			entry = entry_of(r, &c);
-			if (entry == NULL)
-				rc = cd_fail(err, CD_ENOMEM, "out of memory");
-			store_chart_free(&c);
-		}
-	}
-	if (rc == CD_ENOTFOUND || (rc == CD_OK && entry == NULL))
-		rc = cd_fail(err, CD_ENOTFOUND, "no chart version found for %s-%s", name, version);
-	if (rc != CD_OK) {
-		json_decref(entry);
+	struct store_chart c;
+	cd_rc rc = resolve_version(r, r->param[0], r->param[1], &c, err);
+	if (rc != CD_OK)
 		return rc;
-	}
+	json_t *entry = entry_of(r, &c);
+	store_chart_free(&c);
+	if (entry == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
 	respond_json(r, 200, entry);
+	return CD_OK;
+}
+
+/* Reads the stored archive of the version the request names. */
+static cd_rc load_archive(struct req *r, void **data, size_t *len, cd_err *err)
+{
+	struct store_chart c;
+	cd_rc rc = resolve_version(r, r->param[0], r->param[1], &c, err);
+	if (rc != CD_OK)
+		return rc;
+	rc = storage_read(r->cfg->storage_root, r->repo, c.file, CHART_MAX_DECOMPRESSED, data, len,
+	                  NULL, err);
+	store_chart_free(&c);
+	if (rc == CD_ENOTFOUND)
+		return cd_fail(err, CD_ENOTFOUND, "no chart version found for %s-%s", r->param[0],
+		               r->param[1]);
+	if (rc != CD_OK)
+		return rc;
+	if (req_own(r, *data) == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	return CD_OK;
+}
+
+struct files_ctx {
+	json_t *templates;      /* [{"name","data"}], NULL when not wanted */
+	const char *values;     /* values.yaml bytes (copied), NULL when absent */
+	size_t values_len;
+	bool failed;
+};
+
+static int take_file(const char *path, const void *data, size_t len, void *vctx)
+{
+	struct files_ctx *x = vctx;
+	if (strcmp(path, "values.yaml") == 0 && x->values == NULL) {
+		char *copy = malloc(len + 1);
+		if (copy == NULL)
+			return x->failed = true, 1;
+		memcpy(copy, data, len);
+		copy[len] = '\0';
+		x->values = copy;
+		x->values_len = len;
+	} else if (x->templates != NULL && strncmp(path, "templates/", 10) == 0) {
+		/* Helm's chart.File marshals data ([]byte) as standard base64. */
+		size_t blen = 4 * ((len + 2) / 3) + 1;
+		unsigned char *b64 = malloc(blen);
+		if (b64 == NULL)
+			return x->failed = true, 1;
+		EVP_EncodeBlock(b64, data, (int)len);
+		json_t *f = json_pack("{s:s,s:s}", "name", path, "data", (char *)b64);
+		free(b64);
+		if (f == NULL || json_array_append_new(x->templates, f) != 0)
+			return x->failed = true, 1;
+	}
+	return 0;
+}
+
+/* Walks the archive for its templates (when want_templates) and values. */
+static cd_rc read_files(struct req *r, bool want_templates, struct files_ctx *x, cd_err *err)
+{
+	void *data;
+	size_t len;
+	memset(x, 0, sizeof *x);
+	cd_rc rc = load_archive(r, &data, &len, err);
+	if (rc != CD_OK)
+		return rc;
+	if (want_templates && (x->templates = req_own_json(r, json_array())) == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	cd_err werr;
+	rc = chart_each_file(data, len, take_file, x, &werr);
+	req_own(r, (void *)x->values);
+	if (x->failed)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	if (rc == CD_ENOMEM)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	if (rc != CD_OK) /* the stored file went bad: the server's problem */
+		return cd_fail(err, CD_EIO, "stored chart %s-%s cannot be read: %s", r->param[0],
+		               r->param[1], werr.msg);
+	return CD_OK;
+}
+
+/* GET|HEAD A/charts/<name>/<version>/templates: ChartMuseum's
+ * {"templates": Helm's chart.Templates, "values": chart.Values}. */
+cd_rc h_api_templates(struct req *r, cd_err *err)
+{
+	struct files_ctx x;
+	json_t *values = NULL;
+	cd_rc rc = read_files(r, true, &x, err);
+	if (rc != CD_OK)
+		return rc;
+	if (x.values != NULL) {
+		cd_err verr;
+		rc = chart_parse_values(x.values, x.values_len, &values, &verr);
+		if (rc == CD_ENOMEM)
+			return cd_fail(err, CD_ENOMEM, "out of memory");
+		if (rc != CD_OK)
+			return cd_fail(err, CD_EIO, "stored chart %s-%s: %s", r->param[0], r->param[1],
+			               verr.msg);
+	} else if ((values = json_object()) == NULL) {
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	}
+	respond_json(r, 200, json_pack("{s:O,s:o}", "templates", x.templates, "values", values));
+	return CD_OK;
+}
+
+/* GET|HEAD A/charts/<name>/<version>/values: values.yaml as stored. */
+cd_rc h_api_values(struct req *r, cd_err *err)
+{
+	struct files_ctx x;
+	cd_rc rc = read_files(r, false, &x, err);
+	if (rc != CD_OK)
+		return rc;
+	if (x.values == NULL)
+		return cd_fail(err, CD_ENOTFOUND, "values.yaml not found");
+	respond_body(r, 200, "application/yaml", x.values, x.values_len);
 	return CD_OK;
 }
 

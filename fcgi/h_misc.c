@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "metrics.h"
+#include "route.h"
 #include "store.h"
 #include "yamlout.h"
 
@@ -124,4 +126,86 @@ cd_rc h_root(struct req *r, cd_err *err)
 	if (rc != CD_OK)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
 	return CD_OK;
+}
+
+struct repo_list {
+	struct metrics_repo *v;
+	size_t n, cap;
+	bool failed;
+};
+
+static int list_repo(const char *repo, void *vctx)
+{
+	struct repo_list *l = vctx;
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? 2 * l->cap : 16;
+		struct metrics_repo *nv = realloc(l->v, ncap * sizeof *nv);
+		if (nv == NULL)
+			return l->failed = true, 1;
+		l->v = nv;
+		l->cap = ncap;
+	}
+	struct metrics_repo *m = &l->v[l->n];
+	m->repo = strdup(repo);
+	m->charts = m->versions = 0;
+	if (m->repo == NULL)
+		return l->failed = true, 1;
+	l->n++;
+	return 0;
+}
+
+struct count_ctx {
+	struct metrics_repo *m;
+	char *last;             /* the previous chart name */
+	bool failed;
+};
+
+/* Names arrive sorted: a new name is one that differs from the last. */
+static int count_chart(const struct store_chart *c, void *vctx)
+{
+	struct count_ctx *x = vctx;
+	if (x->last == NULL || strcmp(x->last, c->name) != 0) {
+		free(x->last);
+		if ((x->last = strdup(c->name)) == NULL)
+			return x->failed = true, 1;
+		x->m->charts++;
+	}
+	x->m->versions++;
+	return 0;
+}
+
+/* GET /metrics (ENABLE_METRICS): ChartMuseum's per-repo gauges, counted
+ * from the store on each scrape, then the counters every worker shares. */
+cd_rc h_metrics(struct req *r, cd_err *err)
+{
+	struct repo_list l = { 0 };
+	struct buf b = { 0 };
+	cd_rc rc;
+
+	if (r->cfg->depth == 0 && !r->cfg->depth_dynamic)
+		rc = list_repo("", &l) == 0 ? CD_OK : CD_ENOMEM;
+	else
+		rc = store_each_repo(r->app->store, list_repo, &l, err);
+	if (l.failed)
+		rc = cd_fail(err, CD_ENOMEM, "out of memory");
+	for (size_t i = 0; rc == CD_OK && i < l.n; i++) {
+		struct count_ctx x = { .m = &l.v[i] };
+		rc = store_each_chart(r->app->store, l.v[i].repo, NULL, count_chart, &x, err);
+		free(x.last);
+		if (x.failed)
+			rc = cd_fail(err, CD_ENOMEM, "out of memory");
+	}
+	if (rc == CD_OK)
+		rc = metrics_render_repos(l.v, l.n, &b);
+	if (rc == CD_OK)
+		rc = metrics_render(r->app->metrics, route_names(), &b);
+	if (rc == CD_OK)
+		respond_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+	for (size_t i = 0; i < l.n; i++)
+		free((char *)l.v[i].repo);
+	free(l.v);
+	buf_free(&b);
+	if (rc == CD_ENOMEM)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	return rc;
 }

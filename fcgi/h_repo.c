@@ -6,8 +6,15 @@
 #include <string.h>
 
 #include "index.h"
+#include "options.h"
 #include "storage.h"
 #include "store.h"
+#include "yamlout.h"
+
+/* nginx's internal locations (nginx/chartdepot.conf.in) that X-Accel-Redirect
+ * names: chart files under <prefix>/charts/, rendered indexes under
+ * <prefix>/index/. */
+#define ACCEL_PREFIX "/@cd"
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -26,13 +33,20 @@ cd_rc h_index(struct req *r, cd_err *err)
 	};
 	enum store_format fmt = cfg->json_index ? STORE_JSON : STORE_YAML;
 	char *rel = NULL;
+	int64_t gen = 0;
+
+	/* A named repo exists once it is read, as a ChartMuseum tenant does:
+	 * GET / and /metrics list it from then on, with no charts. */
+	if (r->repo[0] != '\0' && store_generation(r->app->store, r->repo, &gen, NULL) == CD_OK &&
+	    gen == 0)
+		(void)store_add_repo(r->app->store, r->repo, NULL);
 
 	cd_rc rc = index_ensure(r->app->store, &o, r->repo, fmt, &rel, err);
 	if (rc != CD_OK)
 		return rc;
 	if (req_own(r, rel) == NULL)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
-	respond_accel(r, req_printf(r, "/_cd/index/%s", rel));
+	respond_accel(r, req_printf(r, ACCEL_PREFIX "/index/%s", rel));
 	return CD_OK;
 }
 
@@ -47,7 +61,27 @@ cd_rc h_chart_file(struct req *r, cd_err *err)
 		return cd_fail(err, CD_ENOTFOUND, "not found");
 	if (!storage_exists(r->cfg->storage_root, r->repo, file, NULL))
 		return cd_fail(err, CD_ENOTFOUND, "not found");
-	respond_accel(r, req_printf(r, "/_cd/charts/%s%s%s", r->repo,
+	respond_accel(r, req_printf(r, ACCEL_PREFIX "/charts/%s%s%s", r->repo,
 	                            r->repo[0] ? "/" : "", file));
 	return CD_OK;
+}
+
+/* P/artifacthub-repo.yml, as ChartMuseum writes it from
+ * ARTIFACT_HUB_REPO_ID: "repositoryID: <id>". */
+cd_rc h_artifacthub(struct req *r, cd_err *err)
+{
+	const char *id = options_ahub_id(r->app->opts, r->repo);
+	struct buf b = { 0 };
+
+	if (id == NULL)
+		return cd_fail(err, CD_ENOTFOUND, "Artifact Hub repository ID not found");
+	cd_rc rc = buf_puts(&b, "repositoryID: ");
+	if (rc == CD_OK)
+		rc = yamlout_string(&b, id, strlen(id));
+	if (rc == CD_OK)
+		rc = buf_puts(&b, "\n");
+	if (rc == CD_OK)
+		respond_body(r, 200, "application/x-yaml", b.data, b.len);
+	buf_free(&b);
+	return rc == CD_OK ? CD_OK : cd_fail(err, CD_ENOMEM, "out of memory");
 }

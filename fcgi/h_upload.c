@@ -4,6 +4,7 @@
  * provenance's signed Chart.yaml), never from the client. */
 #include "handlers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,6 +12,7 @@
 #include "chart.h"
 #include "digest.h"
 #include "index.h"
+#include "log.h"
 #include "multipart.h"
 #include "prov.h"
 #include "storage.h"
@@ -153,6 +155,78 @@ static cd_rc write_file(struct req *r, const char *file, const void *data, size_
 	return rc;
 }
 
+struct prune_ctx {
+	long keep;              /* PER_CHART_LIMIT */
+	long seen;
+	char **version, **file; /* the versions past the limit */
+	size_t n, cap;
+	bool failed;
+};
+
+static int prune_collect(const struct store_chart *c, void *vctx)
+{
+	struct prune_ctx *x = vctx;
+	if (++x->seen <= x->keep)
+		return 0;
+	if (x->n == x->cap) {
+		size_t ncap = x->cap ? 2 * x->cap : 8;
+		char **nv = realloc(x->version, ncap * sizeof *nv);
+		if (nv == NULL)
+			return x->failed = true, 1;
+		x->version = nv;
+		char **nf = realloc(x->file, ncap * sizeof *nf);
+		if (nf == NULL)
+			return x->failed = true, 1;
+		x->file = nf;
+		x->cap = ncap;
+	}
+	x->version[x->n] = strdup(c->version);
+	x->file[x->n] = strdup(c->file);
+	x->n++;
+	if (x->version[x->n - 1] == NULL || x->file[x->n - 1] == NULL)
+		return x->failed = true, 1;
+	return 0;
+}
+
+/* PER_CHART_LIMIT: keeps the newest N versions of name by SemVer (the
+ * store's order; ChartMuseum goes by file mtime) and deletes the others,
+ * archive, provenance file and row.  The upload has succeeded already, so
+ * a failure here is logged, not answered. */
+static void prune_versions(struct req *r, const char *name)
+{
+	const struct cd_config *cfg = r->cfg;
+	struct prune_ctx x = { .keep = cfg->per_chart_limit };
+	cd_err err;
+
+	cd_rc rc = store_each_chart(r->app->store, r->repo, name, prune_collect, &x, &err);
+	if (x.failed)
+		rc = cd_fail(&err, CD_ENOMEM, "out of memory");
+	for (size_t i = 0; rc == CD_OK && i < x.n; i++) {
+		char prov[700];
+		snprintf(prov, sizeof prov, "%s.prov", x.file[i]);
+		cd_rc frc = storage_remove(cfg->storage_root, r->repo, x.file[i], &err);
+		if (frc == CD_OK || frc == CD_ENOTFOUND)
+			frc = storage_remove(cfg->storage_root, r->repo, prov, &err);
+		if (frc == CD_OK || frc == CD_ENOTFOUND)
+			frc = store_remove(r->app->store, r->repo, name, x.version[i], cfg->chart_url,
+			                   &err);
+		if (frc != CD_OK && frc != CD_ENOTFOUND)
+			rc = frc;
+		else
+			log_info("PER_CHART_LIMIT=%ld: deleted %s%s%s", x.keep, r->repo,
+			         r->repo[0] ? "/" : "", x.file[i]);
+	}
+	if (rc != CD_OK)
+		log_error("PER_CHART_LIMIT=%ld: pruning %s in repo \"%s\" failed: %s", x.keep, name,
+		          r->repo, err.msg);
+	for (size_t i = 0; i < x.n; i++) {
+		free(x.version[i]);
+		free(x.file[i]);
+	}
+	free(x.version);
+	free(x.file);
+}
+
 static cd_rc save(struct req *r, struct upload *u, cd_err *err)
 {
 	const struct cd_config *cfg = r->cfg;
@@ -193,6 +267,8 @@ static cd_rc save(struct req *r, struct upload *u, cd_err *err)
 		if (rc != CD_OK)
 			return rc;
 	}
+	if (u->chart && cfg->per_chart_limit > 0)
+		prune_versions(r, u->ci.name);
 	respond_json(r, 201, json_pack("{s:b}", "saved", 1));
 	return CD_OK;
 }

@@ -22,8 +22,11 @@
 #include "auth.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
+#include "options.h"
 #include "storage.h"
 #include "store.h"
+#include "route.h"
 #include "worker.h"
 
 #ifndef CHARTDEPOT_VERSION
@@ -188,7 +191,8 @@ static int preflight(const struct cd_config *cfg)
 
 /* The child keeps the master's blocked signals until worker_main has
  * installed its own handlers, so an early SIGTERM is never lost. */
-static void spawn(struct child *c, const struct cd_config *cfg, int fd)
+static void spawn(struct child *c, const struct cd_config *cfg, const struct fcgi_options *opts,
+                  struct metrics *metrics, int fd)
 {
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -198,7 +202,7 @@ static void spawn(struct child *c, const struct cd_config *cfg, int fd)
 	}
 	if (pid == 0) {
 		signal(SIGCHLD, SIG_DFL);
-		exit(worker_main(cfg, fd));
+		exit(worker_main(cfg, opts, metrics, fd));
 	}
 	c->pid = pid;
 	c->started_ms = now_ms();
@@ -262,9 +266,10 @@ static void stop_all(struct child *kids, int n, const sigset_t *wait_set)
 static void usage(void)
 {
 	fprintf(stderr,
-	        "usage: chartdepot-fcgi [--version]\n"
+	        "usage: chartdepot-fcgi [--config FILE] [--version]\n"
 	        "Serves the chartdepot FastCGI API; configured by environment variables\n"
-	        "(STORAGE_LOCAL_ROOTDIR, STATE_DIR, FCGI_SOCKET, WORKERS, ...).\n");
+	        "(STORAGE_LOCAL_ROOTDIR, STATE_DIR, FCGI_SOCKET, WORKERS, ...) over the\n"
+	        "ChartMuseum YAML config file that --config or CONFIG names.\n");
 }
 
 int main(int argc, char **argv)
@@ -274,19 +279,29 @@ int main(int argc, char **argv)
 	sigset_t set;
 	bool owned = false;
 
-	if (argc > 1) {
-		if (strcmp(argv[1], "--version") == 0) {
+	for (int i = 1; i < argc; i++) {
+		int w = config_option_width(argc, argv, i);
+		if (w > 0) {
+			i += w - 1; /* read by config_from_args */
+		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("chartdepot-fcgi %s\n", CHARTDEPOT_VERSION);
 			return 0;
+		} else {
+			usage();
+			return strcmp(argv[i], "--help") == 0 ? 0 : 2;
 		}
-		usage();
-		return strcmp(argv[1], "--help") == 0 ? 0 : 2;
 	}
-	if (config_load(&cfg, NULL, &err) != CD_OK) {
+	if (config_from_args(argc, argv, &cfg, &err) != CD_OK) {
 		fprintf(stderr, "chartdepot-fcgi: %s\n", err.msg);
 		return 1;
 	}
 	log_setup("chartdepot-fcgi", cfg.log_json, cfg.debug);
+	struct fcgi_options opts;
+	if (options_load(&opts, &cfg, &err) != CD_OK) {
+		log_error("%s", err.msg);
+		config_free(&cfg);
+		return 1;
+	}
 
 	/* Signals the master waits for are taken by sigtimedwait only. */
 	struct sigaction sa;
@@ -303,11 +318,22 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
 	if (preflight(&cfg) != 0) {
+		options_free(&opts);
+		config_free(&cfg);
+		return 1;
+	}
+	/* Mapped before the first fork, so every worker shares the counters. */
+	struct metrics *metrics = NULL;
+	if (cfg.enable_metrics && metrics_create(route_count(), &metrics, &err) != CD_OK) {
+		log_error("ENABLE_METRICS: %s", err.msg);
+		options_free(&opts);
 		config_free(&cfg);
 		return 1;
 	}
 	int fd = open_listener(&cfg, &owned);
 	if (fd < 0) {
+		metrics_destroy(metrics);
+		options_free(&opts);
 		config_free(&cfg);
 		return 1;
 	}
@@ -319,7 +345,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (int i = 0; i < n; i++)
-		spawn(&kids[i], &cfg, fd);
+		spawn(&kids[i], &cfg, &opts, metrics, fd);
 	log_info("chartdepot-fcgi %s: %d workers, depth %d", CHARTDEPOT_VERSION, n, cfg.depth);
 
 	for (;;) {
@@ -341,7 +367,7 @@ int main(int argc, char **argv)
 		now = now_ms();
 		for (int i = 0; i < n; i++)
 			if (kids[i].pid == 0 && kids[i].restart_at_ms <= now)
-				spawn(&kids[i], &cfg, fd);
+				spawn(&kids[i], &cfg, &opts, metrics, fd);
 	}
 
 	sigset_t chld;
@@ -353,6 +379,8 @@ int main(int argc, char **argv)
 		unlink(cfg.fcgi_socket);
 	free(kids);
 	log_info("stopped");
+	metrics_destroy(metrics);
+	options_free(&opts);
 	config_free(&cfg);
 	return 0;
 }

@@ -31,6 +31,7 @@ void req_init(struct req *r, struct app *app, FCGX_Request *fx)
 	r->cfg = app->cfg;
 	r->fx = fx;
 	r->method_name = "-";
+	r->route = -1;
 	r->path = "";
 	r->query = "";
 	r->repo = "";

@@ -14,9 +14,14 @@
 #define REQ_MAX_SEGMENTS 16
 #define REQ_ID_MAX 64
 
+struct fcgi_options;
+struct metrics;
+
 /* What a worker holds for its whole life. */
 struct app {
 	const struct cd_config *cfg;
+	const struct fcgi_options *opts;  /* the worker's own settings (options.h) */
+	struct metrics *metrics;          /* shared counters, NULL without ENABLE_METRICS */
 	struct store *store;
 	struct auth *auth;
 };
@@ -51,6 +56,8 @@ struct req {
 	char request_id[REQ_ID_MAX + 1];
 
 	/* Filled by the router for the matched route. */
+	int route;                      /* its index in the table, -1 for none */
+	unsigned route_flags;           /* its enum route_flag bits */
 	char *repo;                     /* "" at depth 0, else "a" or "a/b" ... */
 	char *param[3];                 /* the ":name" parts of the pattern, in order */
 

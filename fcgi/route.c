@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "handlers.h"
+#include "options.h"
 #include "storage.h"
 
 #define ROUTE_MAX_DEPTH 3
@@ -18,20 +19,45 @@
 
 static const struct route routes[] = {
 	/* Before any repo route, so /health is never read as a repo. */
-	{ M_GET | M_HEAD, "", RF_NO_REPO | RF_AUTH_READ, h_root },
-	{ M_GET | M_HEAD, "health", RF_NO_REPO, h_health },
-	{ M_GET | M_HEAD, "info", RF_NO_REPO, h_info },
+	{ M_GET | M_HEAD, "", RF_NO_REPO | RF_AUTH_READ, h_root, "root" },
+	{ M_GET | M_HEAD, "health", RF_NO_REPO | RF_HEALTH, h_health, "health" },
+	{ M_GET | M_HEAD, "info", RF_NO_REPO, h_info, "info" },
+	{ M_GET | M_HEAD, "metrics", RF_NO_REPO | RF_AUTH_READ | RF_METRICS, h_metrics, "metrics" },
 
-	{ M_GET | M_HEAD, "charts", RF_API | RF_AUTH_READ, h_api_list },
-	{ M_POST, "charts", RF_API | RF_AUTH_WRITE, h_upload_chart },
-	{ M_POST, "prov", RF_API | RF_AUTH_WRITE, h_upload_prov },
-	{ M_GET | M_HEAD, "charts/:name", RF_API | RF_AUTH_READ, h_api_chart },
-	{ M_GET | M_HEAD, "charts/:name/:version", RF_API | RF_AUTH_READ, h_api_version },
-	{ M_DELETE, "charts/:name/:version", RF_API | RF_AUTH_WRITE | RF_DELETE, h_api_delete },
+	{ M_GET | M_HEAD, "charts", RF_API | RF_AUTH_READ, h_api_list, "api_charts" },
+	{ M_POST, "charts", RF_API | RF_AUTH_WRITE | RF_UPLOAD, h_upload_chart, "api_upload_chart" },
+	{ M_POST, "prov", RF_API | RF_AUTH_WRITE | RF_UPLOAD, h_upload_prov, "api_upload_prov" },
+	{ M_GET | M_HEAD, "charts/:name", RF_API | RF_AUTH_READ, h_api_chart, "api_chart" },
+	{ M_GET | M_HEAD, "charts/:name/:version", RF_API | RF_AUTH_READ, h_api_version,
+	  "api_chart_version" },
+	{ M_DELETE, "charts/:name/:version", RF_API | RF_AUTH_WRITE | RF_DELETE, h_api_delete,
+	  "api_delete" },
+	{ M_GET | M_HEAD, "charts/:name/:version/templates", RF_API | RF_AUTH_READ, h_api_templates,
+	  "api_templates" },
+	{ M_GET | M_HEAD, "charts/:name/:version/values", RF_API | RF_AUTH_READ, h_api_values,
+	  "api_values" },
 
-	{ M_GET | M_HEAD, "index.yaml", RF_AUTH_READ, h_index },
-	{ M_GET | M_HEAD, "charts/:file", RF_AUTH_READ, h_chart_file },
+	{ M_GET | M_HEAD, "index.yaml", RF_AUTH_READ, h_index, "index" },
+	{ M_GET | M_HEAD, "charts/:file", RF_AUTH_READ, h_chart_file, "chart_file" },
+	{ M_GET | M_HEAD, "artifacthub-repo.yml", RF_AUTH_READ | RF_AHUB, h_artifacthub,
+	  "artifacthub" },
 };
+
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+size_t route_count(void)
+{
+	return NROUTES;
+}
+
+const char *const *route_names(void)
+{
+	static const char *names[NROUTES];
+	if (names[0] == NULL)
+		for (size_t i = 0; i < NROUTES; i++)
+			names[i] = routes[i].name;
+	return names;
+}
 
 struct pattern {
 	const char *part[ROUTE_MAX_PARTS];
@@ -53,11 +79,16 @@ static void pattern_split(const char *p, struct pattern *out)
 	}
 }
 
-static bool route_enabled(const struct route *rt, const struct cd_config *cfg)
+static bool route_enabled(const struct route *rt, const struct app *app)
 {
+	const struct cd_config *cfg = app->cfg;
 	if ((rt->flags & RF_API) && cfg->disable_api)
 		return false;
 	if ((rt->flags & RF_DELETE) && cfg->disable_delete)
+		return false;
+	if ((rt->flags & RF_METRICS) && app->metrics == NULL)
+		return false;
+	if ((rt->flags & RF_AHUB) && (app->opts == NULL || app->opts->nahub == 0))
 		return false;
 	return true;
 }
@@ -136,15 +167,17 @@ static bool needs_credentials(const struct route *rt, const struct app *app)
 
 cd_rc route_dispatch(struct req *r, cd_err *err)
 {
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+	for (size_t i = 0; i < NROUTES; i++) {
 		const struct route *rt = &routes[i];
 		char *params[3] = { NULL, NULL, NULL };
 		int start, nrepo;
 
-		if (!(rt->methods & r->method) || !route_enabled(rt, r->cfg))
+		if (!(rt->methods & r->method) || !route_enabled(rt, r->app))
 			continue;
 		if (!route_match(rt, r, &start, &nrepo, params))
 			continue;
+		r->route = (int)i;
+		r->route_flags = rt->flags;
 		cd_rc rc = route_repo(r, start, nrepo, err);
 		if (rc != CD_OK)
 			return rc;

@@ -13,6 +13,10 @@ enum route_flag {
 	RF_API = 1 << 2,        /* under /api; gone with DISABLE_API */
 	RF_NO_REPO = 1 << 3,    /* no repo prefix: /, /health, /info */
 	RF_DELETE = 1 << 4,     /* gone with DISABLE_DELETE */
+	RF_METRICS = 1 << 5,    /* only with ENABLE_METRICS */
+	RF_AHUB = 1 << 6,       /* only with ARTIFACT_HUB_REPO_ID */
+	RF_UPLOAD = 1 << 7,     /* counted as an upload in the metrics */
+	RF_HEALTH = 1 << 8,     /* logged only with LOG_HEALTH */
 };
 
 /* A handler answers the request itself and returns CD_OK, or returns an
@@ -24,6 +28,7 @@ struct route {
 	const char *pattern;  /* after the prefix: "charts/:name/:version", "" */
 	unsigned flags;       /* enum route_flag bits */
 	route_fn fn;
+	const char *name;     /* stable label for logs and metrics */
 };
 
 /* Matches r->seg against the table, fills r->repo and r->param, checks the
@@ -31,5 +36,10 @@ struct route {
  * are CD_ENOTFOUND "not found"; bad repo segments CD_EINVAL; missing or
  * wrong credentials CD_EAUTH. */
 cd_rc route_dispatch(struct req *r, cd_err *err);
+
+/* The number of routes in the table and their names, by index (the
+ * metrics label them so). */
+size_t route_count(void);
+const char *const *route_names(void);
 
 #endif

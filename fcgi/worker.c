@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "route.h"
 #include "store.h"
@@ -64,19 +65,32 @@ static void serve(struct app *app, FCGX_Request *fx)
 	else if (!r.responded)
 		respond_error(&r, CD_EIO, "handler sent no response");
 
+	double ms = ms_since(&t0);
+	metrics_request(app->metrics, r.route < 0 ? route_count() : (size_t)r.route, r.status,
+	                ms / 1e3);
+	if (r.route_flags & RF_UPLOAD)
+		metrics_upload(app->metrics, r.status);
+
+	/* Every request at debug level (DEBUG); /health only with LOG_HEALTH,
+	 * at info level, as ChartMuseum; failures of the server always. */
 	log_path(r.path, path, sizeof path);
 	if (r.status >= 500)
 		log_error("%s %s -> %d id=%s %.1fms: %s", r.method_name, path, r.status,
-		          r.request_id, ms_since(&t0), r.error);
-	else
+		          r.request_id, ms, r.error);
+	else if (r.route_flags & RF_HEALTH) {
+		if (r.cfg->log_health)
+			log_info("%s %s -> %d id=%s %.1fms", r.method_name, path, r.status,
+			         r.request_id, ms);
+	} else
 		log_debug("%s %s -> %d id=%s %.1fms", r.method_name, path, r.status,
-		          r.request_id, ms_since(&t0));
+		          r.request_id, ms);
 	req_end(&r);
 }
 
-int worker_main(const struct cd_config *cfg, int listen_fd)
+int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
+                struct metrics *metrics, int listen_fd)
 {
-	struct app app = { .cfg = cfg };
+	struct app app = { .cfg = cfg, .opts = opts, .metrics = metrics };
 	struct sigaction sa;
 	sigset_t stops, all;
 	FCGX_Request fx;

@@ -753,6 +753,24 @@ cd_rc chart_parse_yaml(const char *text, size_t len, json_t **meta, cd_err *err)
 	return rc;
 }
 
+cd_rc chart_parse_values(const char *text, size_t len, json_t **values, cd_err *err)
+{
+	struct ydoc doc;
+	cd_rc rc = ydoc_load(text, len, "values.yaml", &doc, err);
+	if (rc != CD_OK)
+		return rc;
+	if (yn_is_null(doc.root)) {
+		*values = json_object();
+		rc = *values ? CD_OK : cd_fail(err, CD_ENOMEM, "out of memory");
+	} else if (doc.root->kind != YN_MAP) {
+		rc = cd_fail(err, CD_EINVAL, "values.yaml: the top level must be a mapping");
+	} else {
+		rc = conv_any(doc.root, "values", values, err);
+	}
+	ydoc_free(&doc);
+	return rc;
+}
+
 /* ==== Metadata.Validate ================================================= */
 
 /* A string member of obj; "" when absent or not a string. */

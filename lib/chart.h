@@ -33,6 +33,12 @@ cd_rc chart_read(const void *buf, size_t len, struct chart_info *out, cd_err *er
  * "1.10"); aliases are bounded so an alias bomb fails instead of growing. */
 cd_rc chart_parse_yaml(const char *text, size_t len, json_t **meta, cd_err *err);
 
+/* Parses values.yaml text as Helm's chartutil.ReadValues does into a JSON
+ * object (*values, new reference): scalars resolved as YAML 1.1 reads them
+ * into interface{}, an empty document gives {}.  CD_EINVAL for invalid
+ * YAML or a top level that is not a mapping. */
+cd_rc chart_parse_values(const char *text, size_t len, json_t **values, cd_err *err);
+
 /* Helm's Metadata.Validate: name present, a single path segment, not "."
  * or ".."; version valid SemVer; type "", "application" or "library";
  * dependency and maintainer entries well formed. */
