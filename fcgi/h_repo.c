@@ -36,8 +36,9 @@ cd_rc h_index(struct req *r, cd_err *err)
 	int64_t gen = 0;
 
 	/* A named repo exists once it is read, as a ChartMuseum tenant does:
-	 * GET / and /metrics list it from then on, with no charts. */
-	if (r->repo[0] != '\0' && store_generation(r->app->store, r->repo, &gen, NULL) == CD_OK &&
+	 * GET / and /metrics list it from then on, with no charts.  Only a
+	 * trusted reader creates it, so anonymous reads cannot grow the db. */
+	if (r->trusted && r->repo[0] != '\0' && store_generation(r->app->store, r->repo, &gen, NULL) == CD_OK &&
 	    gen == 0)
 		(void)store_add_repo(r->app->store, r->repo, NULL);
 

@@ -60,6 +60,7 @@ struct req {
 	unsigned route_flags;           /* its enum route_flag bits */
 	char *repo;                     /* "" at depth 0, else "a" or "a/b" ... */
 	char *param[3];                 /* the ":name" parts of the pattern, in order */
+	bool trusted;                   /* auth is off, or the credentials were verified */
 
 	/* The body, once req_read_body has run. */
 	char *body;

@@ -182,8 +182,12 @@ cd_rc route_dispatch(struct req *r, cd_err *err)
 		if (rc != CD_OK)
 			return rc;
 		memcpy(r->param, params, sizeof params);
-		if (needs_credentials(rt, r->app) &&
-		    auth_check(r->app->auth, r->authorization) != CD_OK)
+		/* Anonymous reads skip the check, but a request that carries
+		 * credentials is verified so that r->trusted means something. */
+		r->trusted = auth_disabled(r->app->auth) ||
+		             (r->authorization != NULL &&
+		              auth_check(r->app->auth, r->authorization) == CD_OK);
+		if (needs_credentials(rt, r->app) && !r->trusted)
 			return cd_fail(err, CD_EAUTH, "unauthorized");
 		return rt->fn(r, err);
 	}

@@ -77,6 +77,15 @@ check_401 "with AUTH_ANONYMOUS_GET, DELETE without credentials answers 401" -X D
 check "... and the chart is still there" test -f "$STORAGE/mychart-0.1.0.tgz"
 check_status "with AUTH_ANONYMOUS_GET, DELETE with credentials answers 200" 200 -u admin:pw -X DELETE "$BASE/api/charts/mychart/0.1.0"
 
+# --- anonymous reads cannot create repositories (DEPTH=1)
+start_stack DEPTH=1 BASIC_AUTH_USER=admin BASIC_AUTH_PASS=pw AUTH_ANONYMOUS_GET=true || finish
+check_status "with AUTH_ANONYMOUS_GET, an anonymous read of a new repo's index answers 200" 200 "$BASE/ghost/index.yaml"
+check_status "an authenticated read of another new repo answers 200" 200 -u admin:pw "$BASE/team/index.yaml"
+http -u admin:pw -H 'Accept: application/json' "$BASE/"
+check "the authenticated read registered its repo" grep -q '"team"' "$LAST_BODY"
+check "the anonymous read registered nothing" sh -c "! grep -q ghost '$LAST_BODY'"
+check "... not in the database either" sh -c "! sqlite3 '$STATE/chartdepot.db' 'SELECT repo FROM repo' | grep -q ghost"
+
 # --- no auth configured: everything open (ChartMuseum's default)
 start_stack || finish
 check_status "without any auth setting, GET /index.yaml answers 200" 200 "$BASE/index.yaml"
