@@ -316,7 +316,9 @@ static bool is_form(const struct req *r)
 	return strncasecmp(r->content_type, "multipart/form-data", 19) == 0;
 }
 
-cd_rc h_upload_chart(struct req *r, cd_err *err)
+/* A raw body is the chart (POST A/charts) or the provenance file (POST
+ * A/prov); a multipart body says in its field names which is which. */
+static cd_rc upload_body(struct req *r, bool raw_is_prov, cd_err *err)
 {
 	struct upload u;
 	cd_rc rc = req_read_body(r, err);
@@ -327,23 +329,22 @@ cd_rc h_upload_chart(struct req *r, cd_err *err)
 	if (is_form(r))
 		return save_form(r, err);
 	memset(&u, 0, sizeof u);
-	u.chart = r->body;
-	u.chart_len = r->body_len;
+	if (raw_is_prov) {
+		u.prov = r->body;
+		u.prov_len = r->body_len;
+	} else {
+		u.chart = r->body;
+		u.chart_len = r->body_len;
+	}
 	return save(r, &u, err);
+}
+
+cd_rc h_upload_chart(struct req *r, cd_err *err)
+{
+	return upload_body(r, false, err);
 }
 
 cd_rc h_upload_prov(struct req *r, cd_err *err)
 {
-	struct upload u;
-	cd_rc rc = req_read_body(r, err);
-	if (rc != CD_OK)
-		return rc;
-	if (r->body_len == 0)
-		return cd_fail(err, CD_EINVAL, "empty request body");
-	if (is_form(r))
-		return save_form(r, err);
-	memset(&u, 0, sizeof u);
-	u.prov = r->body;
-	u.prov_len = r->body_len;
-	return save(r, &u, err);
+	return upload_body(r, true, err);
 }
