@@ -183,8 +183,13 @@ static void *pool_thread(void *arg)
 			p->len++;
 		}
 		/* Without memory for a result the job is dropped; the next
-		 * reconcile finds the file unindexed and tries again. */
-		pthread_cond_signal(&p->result);
+		 * reconcile finds the file unindexed and tries again.
+		 * The caller is woken for half a ring of results at once, not
+		 * for each (it slept and woke once per chart: 4x the context
+		 * switches), and at once when no job is left to hand out, so
+		 * the last results of a pass are never held back. */
+		if (p->len >= p->cap / 2 || p->next >= p->njobs || p->aborted)
+			pthread_cond_signal(&p->result);
 	}
 	pthread_mutex_unlock(&p->mu);
 	free(buf);

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "yamlout.h"
 
 /* A write transaction ends after this many changes or this much time, so
  * an upload waiting on the lock never waits long. */
@@ -29,6 +32,12 @@
 /* A pass with at least this many files to read runs the store in bulk
  * mode (store_bulk): a cold start or a bulk copy into storage. */
 #define BULK_MIN_JOBS 5000
+
+/* A directory with at least this many files is stat'ed by INDEX_LIMIT
+ * threads (at most STAT_THREADS_MAX): at 130,000 files the fstatat calls
+ * are most of the work of a restart with nothing changed. */
+#define PAR_STAT_MIN 4096
+#define STAT_THREADS_MAX 8
 
 /* A file named by an event that is invalid and younger than this is looked
  * at again later instead of being reported (see reconcile.h, retry). */
@@ -314,6 +323,126 @@ static bool check_servable_name(struct pass *p, const char *repo, const char *fi
 	return false;
 }
 
+/* The wanted files of a directory, read whole before they are compared. */
+struct dir_file {
+	size_t name;             /* offset of the name in dir_list.names */
+	struct storage_stat st;
+	bool regular;            /* lstat worked and it is a regular file */
+};
+
+struct dir_list {
+	int dfd;
+	struct buf names;
+	struct dir_file *v;
+	size_t n, cap;
+};
+
+static void dir_list_free(struct dir_list *l)
+{
+	buf_free(&l->names);
+	free(l->v);
+}
+
+static bool dir_list_add(struct dir_list *l, const char *name)
+{
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 256;
+		struct dir_file *nv = realloc(l->v, ncap * sizeof *nv);
+		if (nv == NULL)
+			return false;
+		l->v = nv;
+		l->cap = ncap;
+	}
+	l->v[l->n] = (struct dir_file){ .name = l->names.len };
+	if (buf_append(&l->names, name, strlen(name) + 1) != CD_OK)
+		return false;
+	l->n++;
+	return true;
+}
+
+struct stat_slice {
+	struct dir_list *l;
+	size_t from, to;
+};
+
+static void *stat_slice(void *arg)
+{
+	struct stat_slice *sl = arg;
+	for (size_t i = sl->from; i < sl->to; i++) {
+		struct dir_file *f = &sl->l->v[i];
+		struct stat sb;
+		f->regular = fstatat(sl->l->dfd, sl->l->names.data + f->name, &sb,
+		                     AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode);
+		if (f->regular)
+			stat_identity(&sb, &f->st);
+	}
+	return NULL;
+}
+
+/* Calls lstat on every file of l, split over nthreads threads for a big l. */
+static void dir_list_stat(struct dir_list *l, int nthreads)
+{
+	pthread_t t[STAT_THREADS_MAX];
+	struct stat_slice sl[STAT_THREADS_MAX];
+	bool started[STAT_THREADS_MAX] = { false };
+	if (nthreads > STAT_THREADS_MAX)
+		nthreads = STAT_THREADS_MAX;
+	if (l->n < PAR_STAT_MIN || nthreads < 2)
+		nthreads = 1;
+	size_t per = (l->n + (size_t)nthreads - 1) / (size_t)nthreads;
+	for (int k = 0; k < nthreads; k++) {
+		size_t from = per * (size_t)k, to = from + per;
+		sl[k] = (struct stat_slice){ l, from < l->n ? from : l->n, to < l->n ? to : l->n };
+	}
+	/* Signals stay with the main thread, as for the pool's threads. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (int k = 1; k < nthreads; k++)
+		started[k] = pthread_create(&t[k], NULL, stat_slice, &sl[k]) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	stat_slice(&sl[0]);
+	for (int k = 1; k < nthreads; k++) {
+		if (started[k])
+			pthread_join(t[k], NULL);
+		else
+			stat_slice(&sl[k]);
+	}
+}
+
+/* Reads the wanted file names of dir and their identities into l; false
+ * when the listing is incomplete (a read error, or no memory: *oom). */
+static bool dir_list_read(DIR *dir, const char *repo, int nthreads, struct dir_list *l,
+                          bool *oom)
+{
+	*oom = false;
+	bool complete = true;
+	l->dfd = dirfd(dir);
+	for (struct dirent *de;;) {
+		errno = 0;
+		if ((de = readdir(dir)) == NULL) {
+			if (errno != 0) {
+				log_warn("cannot read storage directory \"%s\": %s", repo,
+				         strerror(errno));
+				complete = false;
+			}
+			break;
+		}
+		if (!reconcile_wanted_file(de->d_name))
+			continue;
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		if (!dir_list_add(l, de->d_name)) {
+			log_error("out of memory listing repo \"%s\"", repo);
+			*oom = true;
+			complete = false;
+			break;
+		}
+	}
+	dir_list_stat(l, nthreads);
+	return complete;
+}
+
 static int collect_row(const char *file, const struct storage_stat *st, void *ctx)
 {
 	struct map_entry *e = map_put(ctx, file, NULL);
@@ -359,27 +488,18 @@ static void scan_repo(struct pass *p, const char *repo, bool exists)
 		ensure_registered(ix, repo);
 
 	/* Rows are dropped only when the whole directory was read. */
-	bool complete = true;
-	for (struct dirent *de; dir != NULL;) {
-		errno = 0;
-		if ((de = readdir(dir)) == NULL) {
-			if (errno != 0) {
-				log_warn("cannot read storage directory \"%s\": %s", repo,
-				         strerror(errno));
-				complete = false;
-			}
-			break;
-		}
-		const char *name = de->d_name;
-		if (!reconcile_wanted_file(name))
+	struct dir_list files = { 0 };
+	bool complete = true, oom = false;
+	if (dir != NULL && !dir_list_read(dir, repo, ix->cfg->index_limit, &files, &oom)) {
+		complete = false;
+		if (oom)
+			ix->failed = true;
+	}
+	for (size_t fi = 0; fi < files.n; fi++) {
+		const char *name = files.names.data + files.v[fi].name;
+		if (!files.v[fi].regular)
 			continue;
-		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
-			continue;
-		struct stat sb;
-		if (fstatat(dirfd(dir), name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
-			continue;
-		struct storage_stat st;
-		stat_identity(&sb, &st);
+		struct storage_stat st = files.v[fi].st;
 		struct map_entry *e = map_get(&rows, name);
 		if (e != NULL) {
 			e->flags |= ROW_SEEN;
@@ -405,6 +525,7 @@ static void scan_repo(struct pass *p, const char *repo, bool exists)
 			break;
 		}
 	}
+	dir_list_free(&files);
 	if (dir != NULL)
 		closedir(dir);
 

@@ -69,13 +69,10 @@ cd_rc store_put_prepared(struct store *s, const struct store_chart *c,
  * The indexer calls it at start (CHART_URL may change between runs). */
 cd_rc store_sync_chart_url(struct store *s, const char *chart_url, cd_err *err);
 
-/* Bulk mode, for the indexer while it loads many versions at once: a
- * bigger page cache, checkpoints every 64 MB of WAL instead of every 4 MB,
- * and synchronous=OFF (WAL keeps the file consistent after a crash of the
- * process; after a power loss the last batches may be lost or the file
- * damaged, which store_open reports so the indexer rebuilds it from
- * storage, the source of truth).  Off restores the normal settings and
- * checkpoints. */
+/* Bulk mode, for the indexer while it loads many versions at once: the
+ * WAL is checkpointed every 64 MB instead of every 4 MB.  Durability is
+ * unchanged (synchronous=NORMAL).  Off restores the default and runs a
+ * passive checkpoint. */
 void store_bulk(struct store *s, bool on);
 
 /* Many puts and removals in one transaction (the indexer's batches). */

@@ -3,6 +3,7 @@
 #include "store.h"
 #include "yamlout.h"
 
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -472,4 +473,137 @@ TEST(store_open_in_a_missing_directory_is_eio_not_corruption)
 	cd_err err;
 	CHECK(store_open("/nonexistent-cd-dir/x/chartdepot.db", &s, &err) == CD_EIO);
 	CHECK(s == NULL);
+}
+
+TEST(store_put_prepared_stores_what_store_put_stores)
+{
+	struct fixture f, g;
+	struct buf a = { 0 }, b = { 0 };
+	struct store_prepared p;
+	cd_err err;
+	struct store_chart c = {
+		.repo = "team", .name = "a", .version = "1.0.0", .file = "a-1.0.0.tgz",
+		.st = { 10, 20, 30 }, .digest = "abc", .created = "2026-01-02T03:04:05Z",
+		.meta = json_pack("{s:s,s:s,s:s,s:[s]}", "apiVersion", "v2", "name", "a",
+		                  "version", "1.0.0", "keywords", "x\ty"),
+	};
+	setup(&f);
+	setup(&g);
+	CHECK(store_put(f.s, &c, "https://c.example", &err) == CD_OK);
+	CHECK(store_prepare(&c, "https://c.example", &p, &err) == CD_OK);
+	CHECK(store_begin(g.s, &err) == CD_OK);
+	CHECK(store_put_prepared(g.s, &c, &p, &err) == CD_OK);
+	CHECK(store_commit(g.s, &err) == CD_OK);
+	store_prepared_free(&p);
+	CHECK(store_each_block(f.s, "team", STORE_YAML, collect_block, &a, &err) == CD_OK);
+	CHECK(store_each_block(g.s, "team", STORE_YAML, collect_block, &b, &err) == CD_OK);
+	CHECK(a.data && b.data && strcmp(a.data, b.data) == 0);
+	a.len = b.len = 0;
+	CHECK(store_each_block(f.s, "team", STORE_JSON, collect_block, &a, &err) == CD_OK);
+	CHECK(store_each_block(g.s, "team", STORE_JSON, collect_block, &b, &err) == CD_OK);
+	CHECK(a.data && b.data && strcmp(a.data, b.data) == 0);
+	struct store_chart got;
+	CHECK(store_get(g.s, "team", "a", "1.0.0", &got, &err) == CD_OK);
+	CHECK(json_equal(got.meta, c.meta));
+	store_chart_free(&got);
+	json_decref(c.meta);
+	buf_free(&a);
+	buf_free(&b);
+	teardown(&f);
+	teardown(&g);
+}
+
+TEST(store_batch_moving_a_file_to_another_name_rebuilds_both_blocks)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	cd_err err;
+	struct store_chart c = {
+		.repo = "", .name = "b", .version = "1.0.0", .file = "a-1.0.0.tgz",
+		.digest = "d", .created = "2026-01-02T03:04:05Z",
+	};
+	setup(&f);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(put(f.s, "", "a", "2.0.0") == CD_OK);
+	c.meta = json_pack("{s:s,s:s}", "name", "b", "version", "1.0.0");
+	CHECK(store_begin(f.s, &err) == CD_OK);
+	CHECK(store_put(f.s, &c, "", &err) == CD_OK);
+	CHECK(store_commit(f.s, &err) == CD_OK);
+	json_decref(c.meta);
+	CHECK(store_each_block(f.s, "", STORE_JSON, collect_block, &b, &err) == CD_OK);
+	CHECK(strstr(b.data, "a=[") == b.data && strstr(b.data, "a-2.0.0.tgz") != NULL);
+	CHECK(strstr(b.data, "\"version\":\"1.0.0\"") != NULL && strstr(b.data, "|b=[") != NULL);
+	CHECK(strstr(b.data, "charts/a-1.0.0.tgz\"],\"version\":\"1.0.0\"") != NULL);
+	char *bblock = strstr(b.data, "|b=[");
+	CHECK(bblock != NULL);
+	if (bblock != NULL) {
+		*bblock = '\0'; /* a's block alone: only 2.0.0 is left */
+		CHECK(strstr(b.data, "\"version\":\"1.0.0\"") == NULL);
+	}
+	buf_free(&b);
+	teardown(&f);
+}
+
+TEST(store_rolled_back_batch_does_not_leave_a_repo_half_known)
+{
+	struct fixture f;
+	int64_t gen = -1;
+	cd_err err;
+	setup(&f);
+	CHECK(store_begin(f.s, &err) == CD_OK);
+	CHECK(put(f.s, "new", "a", "1.0.0") == CD_OK);
+	store_rollback(f.s);
+	CHECK(store_generation(f.s, "new", &gen, &err) == CD_OK && gen == 0);
+	CHECK(store_begin(f.s, &err) == CD_OK);
+	CHECK(put(f.s, "new", "a", "1.0.0") == CD_OK);
+	CHECK(put(f.s, "new", "a", "1.0.1") == CD_OK);
+	CHECK(store_commit(f.s, &err) == CD_OK);
+	CHECK(store_generation(f.s, "new", &gen, &err) == CD_OK && gen > 0);
+	teardown(&f);
+}
+
+TEST(store_bulk_mode_keeps_every_write)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	cd_err err;
+	setup(&f);
+	store_bulk(f.s, true);
+	CHECK(store_begin(f.s, &err) == CD_OK);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(store_commit(f.s, &err) == CD_OK);
+	store_bulk(f.s, false);
+	CHECK(store_each_file(f.s, "", collect_file, &b, &err) == CD_OK);
+	CHECK_STR(b.data, "a-1.0.0.tgz:10 ");
+	buf_free(&b);
+	teardown(&f);
+}
+
+/* The restart scan reads (repo, file, identity) from an index only. */
+TEST(store_schema_2_db_gets_the_identity_index_on_open)
+{
+	struct fixture f;
+	sqlite3 *db;
+	int64_t found = 0;
+	setup(&f);
+	store_close(f.s);
+	f.s = NULL;
+	CHECK(sqlite3_open(f.db, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "DROP INDEX chart_ident; PRAGMA user_version = 2;",
+	                   NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	cd_err err;
+	CHECK(store_open(f.db, &f.s, &err) == CD_OK);
+	CHECK(sqlite3_open(f.db, &db) == SQLITE_OK);
+	sqlite3_stmt *st;
+	CHECK(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT file, size, mtime_ns, ino"
+	                         " FROM chart WHERE repo = '' ORDER BY file", -1, &st,
+	                         NULL) == SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (strstr((const char *)sqlite3_column_text(st, 3), "COVERING INDEX chart_ident"))
+			found = 1;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	CHECK(found == 1);
+	teardown(&f);
 }
