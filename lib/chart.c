@@ -100,17 +100,29 @@ static bool cp_unprintable(uint32_t c)
 
 /* Helm's sanitizeString (v3.17): white space becomes ' ', unprintable
  * characters are dropped.  s is valid UTF-8 (libyaml checked it); the
- * result is a new jansson string. */
+ * result is a new jansson string.  Printable ASCII is kept as it is, so a
+ * string made only of it goes straight to jansson. */
 static json_t *sanitized_string(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n && p[i] - 0x20u < 0x5Fu)
+		i++;
+	if (i == n) /* printable ASCII: valid UTF-8 without NUL */
+		return json_stringn_nocheck(s, n);
 	char *out = malloc(n + 1);
-	size_t o = 0;
+	size_t o = i;
 	if (out == NULL)
 		return NULL;
-	for (size_t i = 0; i < n;) {
+	memcpy(out, s, i);
+	while (i < n) {
 		uint32_t c;
-		size_t l = utf8_decode(p + i, n - i, &c);
+		size_t l;
+		if (p[i] - 0x20u < 0x5Fu) {
+			out[o++] = s[i++];
+			continue;
+		}
+		l = utf8_decode(p + i, n - i, &c);
 		if (l == 0) { /* not reached for libyaml output; drop the byte */
 			i++;
 			continue;
@@ -141,7 +153,6 @@ struct ynode {
 	size_t nkids, cap;
 	size_t weight;       /* node count after alias expansion */
 	int height;          /* nesting levels after alias expansion */
-	struct ynode *next;  /* allocation list owned by the ydoc */
 };
 
 struct yanchor {
@@ -150,11 +161,24 @@ struct yanchor {
 	struct yanchor *next;
 };
 
-/* A parsed document: owns every node and anchor; freed by ydoc_free. */
+/* A block of the document's arena; data follows the header. */
+struct ychunk {
+	struct ychunk *next;
+	size_t size, used;
+};
+
+#define YCHUNK_FIRST 4096     /* bytes; each next chunk doubles ... */
+#define YCHUNK_MAX (1u << 20) /* ... up to this, unless one request is larger */
+#define YCHUNK_ALIGN 16
+
+/* A parsed document: owns every node and anchor, all allocated from one
+ * arena (a list of chunks) so a document costs a few mallocs, not one per
+ * node; freed by ydoc_free. */
 struct ydoc {
 	const char *what; /* file name for messages: "Chart.yaml" */
-	struct ynode *root, *nodes;
-	struct yanchor *anchors[YAML_ANCHOR_BUCKETS];
+	struct ynode *root;
+	struct ychunk *chunks;
+	struct yanchor **anchors; /* YAML_ANCHOR_BUCKETS, made at the first anchor */
 	struct ynode *open[YAML_MAX_DEPTH];
 	char *open_anchor[YAML_MAX_DEPTH];
 	int depth;
@@ -163,35 +187,72 @@ struct ydoc {
 /* Releases everything the document owns. */
 static void ydoc_free(struct ydoc *doc)
 {
-	for (struct ynode *n = doc->nodes, *next; n != NULL; n = next) {
-		next = n->next;
-		free(n->text);
-		free(n->kids);
-		free(n);
+	for (struct ychunk *c = doc->chunks, *next; c != NULL; c = next) {
+		next = c->next;
+		free(c);
 	}
-	for (size_t b = 0; b < YAML_ANCHOR_BUCKETS; b++)
-		for (struct yanchor *a = doc->anchors[b], *next; a != NULL; a = next) {
-			next = a->next;
-			free(a->name);
-			free(a);
-		}
-	for (int i = 0; i < doc->depth; i++)
-		free(doc->open_anchor[i]);
-	doc->nodes = doc->root = NULL;
+	doc->chunks = NULL;
+	doc->anchors = NULL;
+	doc->root = NULL;
 	doc->depth = 0;
 }
 
-/* A new node on the document's allocation list; NULL when out of memory. */
+/* n bytes from the document's arena, aligned for any node; NULL when out
+ * of memory. */
+static void *ydoc_alloc(struct ydoc *doc, size_t n)
+{
+	const size_t hdr = (sizeof(struct ychunk) + YCHUNK_ALIGN - 1) & ~(size_t)(YCHUNK_ALIGN - 1);
+	struct ychunk *c = doc->chunks;
+	if (n > SIZE_MAX / 4)
+		return NULL;
+	n = (n + YCHUNK_ALIGN - 1) & ~(size_t)(YCHUNK_ALIGN - 1);
+	if (c == NULL || c->size - c->used < n) {
+		size_t size = c ? c->size * 2 : YCHUNK_FIRST;
+		if (size > YCHUNK_MAX)
+			size = YCHUNK_MAX;
+		if (size < n)
+			size = n;
+		struct ychunk *nc = malloc(hdr + size);
+		if (nc == NULL)
+			return NULL;
+		nc->size = size;
+		nc->used = 0;
+		if (c != NULL && c->size - c->used >= YCHUNK_FIRST / 4 && size == n) {
+			/* a large one-off block: keep filling the current chunk */
+			nc->next = c->next;
+			c->next = nc;
+			nc->used = n;
+			return (char *)nc + hdr;
+		}
+		nc->next = c;
+		doc->chunks = c = nc;
+	}
+	void *p = (char *)c + hdr + c->used;
+	c->used += n;
+	return p;
+}
+
+/* A NUL-terminated copy of s[0..n) in the arena. */
+static char *ydoc_strndup(struct ydoc *doc, const char *s, size_t n)
+{
+	char *d = ydoc_alloc(doc, n + 1);
+	if (d != NULL) {
+		memcpy(d, s, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+/* A new node in the document's arena; NULL when out of memory. */
 static struct ynode *yn_new(struct ydoc *doc, enum yn_kind kind)
 {
-	struct ynode *n = calloc(1, sizeof *n);
+	struct ynode *n = ydoc_alloc(doc, sizeof *n);
 	if (n == NULL)
 		return NULL;
+	memset(n, 0, sizeof *n);
 	n->kind = kind;
 	n->weight = 1;
 	n->height = 1;
-	n->next = doc->nodes;
-	doc->nodes = n;
 	return n;
 }
 
@@ -207,11 +268,15 @@ static size_t yanchor_bucket(const char *name)
 /* Records that name now refers to node (a later anchor hides an earlier). */
 static cd_rc yanchor_set(struct ydoc *doc, const char *name, struct ynode *node, cd_err *err)
 {
-	struct yanchor *a = calloc(1, sizeof *a);
-	if (a == NULL || (a->name = strdup(name)) == NULL) {
-		free(a);
-		return cd_fail(err, CD_ENOMEM, "out of memory");
+	if (doc->anchors == NULL) {
+		doc->anchors = ydoc_alloc(doc, YAML_ANCHOR_BUCKETS * sizeof *doc->anchors);
+		if (doc->anchors == NULL)
+			return cd_fail(err, CD_ENOMEM, "out of memory");
+		memset(doc->anchors, 0, YAML_ANCHOR_BUCKETS * sizeof *doc->anchors);
 	}
+	struct yanchor *a = ydoc_alloc(doc, sizeof *a);
+	if (a == NULL || (a->name = ydoc_strndup(doc, name, strlen(name))) == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
 	size_t b = yanchor_bucket(name);
 	a->node = node;
 	a->next = doc->anchors[b];
@@ -222,6 +287,8 @@ static cd_rc yanchor_set(struct ydoc *doc, const char *name, struct ynode *node,
 /* The node name refers to; NULL when unknown or still open (recursive). */
 static struct ynode *yanchor_get(const struct ydoc *doc, const char *name)
 {
+	if (doc->anchors == NULL)
+		return NULL;
 	for (struct yanchor *a = doc->anchors[yanchor_bucket(name)]; a; a = a->next)
 		if (strcmp(a->name, name) == 0)
 			return a->node;
@@ -243,9 +310,12 @@ static cd_rc ydoc_attach(struct ydoc *doc, struct ynode *node, cd_err *err)
 	struct ynode *p = doc->open[doc->depth - 1];
 	if (p->nkids == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 8;
-		struct ynode **k = realloc(p->kids, cap * sizeof *k);
+		struct ynode **k = cap <= SIZE_MAX / 8 / sizeof *k ?
+		                   ydoc_alloc(doc, cap * sizeof *k) : NULL;
 		if (k == NULL)
 			return cd_fail(err, CD_ENOMEM, "out of memory");
+		if (p->nkids > 0)
+			memcpy(k, p->kids, p->nkids * sizeof *k);
 		p->kids = k, p->cap = cap;
 	}
 	p->kids[p->nkids++] = node;
@@ -263,10 +333,9 @@ static cd_rc ydoc_attach(struct ydoc *doc, struct ynode *node, cd_err *err)
 static cd_rc ydoc_scalar(struct ydoc *doc, const yaml_event_t *ev, cd_err *err)
 {
 	struct ynode *n = yn_new(doc, YN_SCALAR);
-	if (n == NULL || (n->text = malloc(ev->data.scalar.length + 1)) == NULL)
+	if (n == NULL || (n->text = ydoc_strndup(doc, (const char *)ev->data.scalar.value,
+	                                         ev->data.scalar.length)) == NULL)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
-	memcpy(n->text, ev->data.scalar.value, ev->data.scalar.length);
-	n->text[ev->data.scalar.length] = '\0';
 	n->len = ev->data.scalar.length;
 	n->plain = ev->data.scalar.plain_implicit && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 	if (ev->data.scalar.anchor != NULL) {
@@ -285,11 +354,10 @@ static cd_rc ydoc_open(struct ydoc *doc, enum yn_kind kind, const yaml_char_t *a
 		return cd_fail(err, CD_EINVAL, "%s: too many aliases/too deep: nesting over %d levels",
 		               doc->what, YAML_MAX_DEPTH);
 	struct ynode *n = yn_new(doc, kind);
-	char *a = anchor ? strdup((const char *)anchor) : NULL;
-	if (n == NULL || (anchor != NULL && a == NULL)) {
-		free(a);
+	char *a = n && anchor ? ydoc_strndup(doc, (const char *)anchor, strlen((const char *)anchor))
+	                      : NULL;
+	if (n == NULL || (anchor != NULL && a == NULL))
 		return cd_fail(err, CD_ENOMEM, "out of memory");
-	}
 	doc->open[doc->depth] = n;
 	doc->open_anchor[doc->depth] = a;
 	doc->depth++;
@@ -305,7 +373,6 @@ static cd_rc ydoc_close(struct ydoc *doc, cd_err *err)
 	cd_rc rc = CD_OK;
 	if (anchor != NULL)
 		rc = yanchor_set(doc, anchor, n, err);
-	free(anchor);
 	return rc != CD_OK ? rc : ydoc_attach(doc, n, err);
 }
 
@@ -365,8 +432,11 @@ static cd_rc ydoc_load(const char *text, size_t len, const char *what, struct yd
 	yaml_event_t ev;
 	bool done = false;
 	cd_rc rc = CD_OK;
-	memset(doc, 0, sizeof *doc);
 	doc->what = what;
+	doc->root = NULL;
+	doc->chunks = NULL;
+	doc->anchors = NULL;
+	doc->depth = 0;
 	if (!yaml_parser_initialize(&parser))
 		return cd_fail(err, CD_ENOMEM, "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -400,9 +470,10 @@ static const struct ynode *yn_get(const struct ynode *m, const char *key)
 static bool yn_is_null(const struct ynode *n)
 {
 	return n == NULL || (n->kind == YN_SCALAR && n->plain &&
-	                     (n->len == 0 || strcmp(n->text, "~") == 0 ||
-	                      strcmp(n->text, "null") == 0 || strcmp(n->text, "Null") == 0 ||
-	                      strcmp(n->text, "NULL") == 0));
+	                     (n->len == 0 ||
+	                      ((n->text[0] == '~' || n->text[0] == 'n' || n->text[0] == 'N') &&
+	                       (strcmp(n->text, "~") == 0 || strcmp(n->text, "null") == 0 ||
+	                        strcmp(n->text, "Null") == 0 || strcmp(n->text, "NULL") == 0))));
 }
 
 /* YAML 1.1 booleans; returns false when s is not one. */
@@ -430,60 +501,105 @@ struct field {
 	bool always; /* no omitempty in Helm's struct tag */
 };
 
-static cd_rc field_value(const struct ynode *n, const struct field *f, const char *path,
+/* A field's path for messages ("dependencies[3].name"), kept as a chain of
+ * steps on the stack and formatted only when a message needs it. */
+struct fpath {
+	const struct fpath *up; /* NULL for the root, whose text is name */
+	char how;               /* '.' a field, 'k' a mapping key, '[' an index */
+	const char *name;
+	size_t index;
+};
+
+static cd_rc field_value(const struct ynode *n, const struct field *f, const struct fpath *path,
                          json_t **out, cd_err *err);
 
 #define PATH_MAX_MSG 160 /* a field's path in messages: dependencies[3].name */
 
-/* Formats a field path for messages; a long one is cut, which is fine. */
+/* Formats one step of a path; a long one is cut, which is fine. */
 __attribute__((format(printf, 2, 3)))
-static void subpath(char sub[PATH_MAX_MSG], const char *fmt, ...)
+static void path_step(char out[PATH_MAX_MSG], const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(sub, PATH_MAX_MSG, fmt, ap);
+	vsnprintf(out, PATH_MAX_MSG, fmt, ap);
 	va_end(ap);
 }
 
+/* Formats a field path into out, each step cut as a whole path was when
+ * paths were formatted eagerly. */
+static const char *fpath_str(const struct fpath *p, char *out)
+{
+	char up[PATH_MAX_MSG];
+	if (p->up == NULL) {
+		path_step(out, "%s", p->name);
+		return out;
+	}
+	fpath_str(p->up, up);
+	if (p->how == '.')
+		path_step(out, "%s%s%s", up, *up ? "." : "", p->name);
+	else if (p->how == 'k')
+		path_step(out, "%s.%.60s", up, p->name);
+	else
+		path_step(out, "%s[%zu]", up, p->index);
+	return out;
+}
+
+/* The path as text for one message (the buffer lives until the end of the
+ * enclosing block). */
+#define PATH_MSG(p) fpath_str((p), (char[PATH_MAX_MSG]){ 0 })
+
+/* True when s[0..n) is all ASCII (so valid UTF-8 once NUL is ruled out). */
+static bool ascii_only(const char *s, size_t n)
+{
+	unsigned char acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc |= (unsigned char)s[i];
+	return acc < 0x80;
+}
+
 /* A scalar as a string field: exact text, or sanitized.  Containers fail. */
-static cd_rc conv_string(const struct ynode *n, bool sanitize, const char *path, json_t **out,
+static cd_rc conv_string(const struct ynode *n, bool sanitize, const struct fpath *path, json_t **out,
                          cd_err *err)
 {
 	if (yn_is_null(n))
 		return *out = json_string(""), *out ? CD_OK : cd_fail(err, CD_ENOMEM, "out of memory");
 	if (n->kind != YN_SCALAR)
-		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a string, not a %s", path,
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a string, not a %s", PATH_MSG(path),
 		               n->kind == YN_MAP ? "mapping" : "sequence");
 	if (!sanitize && memchr(n->text, '\0', n->len) != NULL)
-		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s contains a NUL character", path);
-	*out = sanitize ? sanitized_string(n->text, n->len) : json_stringn(n->text, n->len);
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s contains a NUL character", PATH_MSG(path));
+	if (sanitize)
+		*out = sanitized_string(n->text, n->len);
+	else if (ascii_only(n->text, n->len)) /* and no NUL: checked above */
+		*out = json_stringn_nocheck(n->text, n->len);
+	else
+		*out = json_stringn(n->text, n->len);
 	return *out ? CD_OK : cd_fail(err, CD_ENOMEM, "out of memory");
 }
 
 /* A YAML 1.1 boolean (plain scalar, any case) as a bool field. */
-static cd_rc conv_bool(const struct ynode *n, const char *path, json_t **out, cd_err *err)
+static cd_rc conv_bool(const struct ynode *n, const struct fpath *path, json_t **out, cd_err *err)
 {
 	bool v = false;
 	if (!yn_is_null(n) && (n->kind != YN_SCALAR || !n->plain || !yaml_bool_word(n->text, &v)))
-		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be true or false", path);
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be true or false", PATH_MSG(path));
 	*out = json_boolean(v);
 	return CD_OK;
 }
 
 /* A sequence of strings ([]string). */
-static cd_rc conv_strings(const struct ynode *n, bool sanitize, const char *path, json_t **out,
+static cd_rc conv_strings(const struct ynode *n, bool sanitize, const struct fpath *path, json_t **out,
                           cd_err *err)
 {
-	char sub[PATH_MAX_MSG];
 	if (yn_is_null(n))
 		return *out = json_array(), CD_OK;
 	if (n->kind != YN_SEQ)
-		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a list of strings", path);
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a list of strings", PATH_MSG(path));
 	json_t *arr = json_array();
 	for (size_t i = 0; arr != NULL && i < n->nkids; i++) {
 		json_t *s;
-		subpath(sub, "%s[%zu]", path, i);
-		cd_rc rc = conv_string(n->kids[i], sanitize, sub, &s, err);
+		struct fpath sub = { path, '[', NULL, i };
+		cd_rc rc = conv_string(n->kids[i], sanitize, &sub, &s, err);
 		if (rc != CD_OK)
 			return json_decref(arr), rc;
 		json_array_append_new(arr, s);
@@ -493,22 +609,21 @@ static cd_rc conv_strings(const struct ynode *n, bool sanitize, const char *path
 }
 
 /* A mapping of strings (map[string]string), keys as written. */
-static cd_rc conv_strmap(const struct ynode *n, const char *path, json_t **out, cd_err *err)
+static cd_rc conv_strmap(const struct ynode *n, const struct fpath *path, json_t **out, cd_err *err)
 {
-	char sub[PATH_MAX_MSG];
 	if (yn_is_null(n))
 		return *out = json_object(), CD_OK;
 	if (n->kind != YN_MAP)
-		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a mapping of strings", path);
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a mapping of strings", PATH_MSG(path));
 	json_t *obj = json_object();
 	for (size_t i = 0; obj != NULL && i + 1 < n->nkids; i += 2) {
 		const struct ynode *k = n->kids[i];
 		json_t *v;
 		if (k->kind != YN_SCALAR)
 			return json_decref(obj),
-			       cd_fail(err, CD_EINVAL, "Chart.yaml: %s has a non-string key", path);
-		subpath(sub, "%s.%.60s", path, k->text);
-		cd_rc rc = conv_string(n->kids[i + 1], false, sub, &v, err);
+			       cd_fail(err, CD_EINVAL, "Chart.yaml: %s has a non-string key", PATH_MSG(path));
+		struct fpath sub = { path, 'k', k->text, 0 };
+		cd_rc rc = conv_string(n->kids[i + 1], false, &sub, &v, err);
 		if (rc != CD_OK)
 			return json_decref(obj), rc;
 		json_object_set_new(obj, k->text, v);
@@ -545,7 +660,7 @@ static json_t *conv_resolve_scalar(const struct ynode *n)
 
 /* Any YAML value as JSON (import-values entries).  Depth is bounded by
  * the loader, size by the alias bound. */
-static cd_rc conv_any(const struct ynode *n, const char *path, json_t **out, cd_err *err)
+static cd_rc conv_any(const struct ynode *n, const struct fpath *path, json_t **out, cd_err *err)
 {
 	if (n->kind == YN_SCALAR) {
 		*out = conv_resolve_scalar(n);
@@ -558,7 +673,7 @@ static cd_rc conv_any(const struct ynode *n, const char *path, json_t **out, cd_
 		json_t *j;
 		if (k != NULL && k->kind != YN_SCALAR)
 			return json_decref(c),
-			       cd_fail(err, CD_EINVAL, "Chart.yaml: %s has a non-string key", path);
+			       cd_fail(err, CD_EINVAL, "Chart.yaml: %s has a non-string key", PATH_MSG(path));
 		cd_rc rc = conv_any(v, path, &j, err);
 		if (rc != CD_OK)
 			return json_decref(c), rc;
@@ -572,12 +687,12 @@ static cd_rc conv_any(const struct ynode *n, const char *path, json_t **out, cd_
 }
 
 /* A sequence of anything ([]interface{}). */
-static cd_rc conv_any_list(const struct ynode *n, const char *path, json_t **out, cd_err *err)
+static cd_rc conv_any_list(const struct ynode *n, const struct fpath *path, json_t **out, cd_err *err)
 {
 	if (yn_is_null(n))
 		return *out = json_array(), CD_OK;
 	if (n->kind != YN_SEQ)
-		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a list", path);
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a list", PATH_MSG(path));
 	return conv_any(n, path, out, err);
 }
 
@@ -616,27 +731,43 @@ static bool json_is_empty(const json_t *j)
 	       (json_is_object(j) && json_object_size(j) == 0);
 }
 
+#define STRUCT_MAX_FIELDS 17 /* metadata_fields, the longest table */
+
 /* Builds an object from mapping n following the field table; unknown keys
- * are ignored.  A null or missing n gives an object of the always-fields. */
-static cd_rc conv_struct(const struct ynode *n, const struct field *fields, const char *path,
+ * are ignored.  A null or missing n gives an object of the always-fields.
+ * One pass over the mapping finds each field's value (the last one when a
+ * key repeats, as yn_get would); the object is then built in table order. */
+static cd_rc conv_struct(const struct ynode *n, const struct field *fields, const struct fpath *path,
                          json_t **out, cd_err *err)
 {
-	char sub[PATH_MAX_MSG];
+	const struct ynode *val[STRUCT_MAX_FIELDS] = { NULL };
 	if (n != NULL && !yn_is_null(n) && n->kind != YN_MAP)
-		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a mapping", path);
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a mapping", PATH_MSG(path));
+	for (size_t i = 0; n != NULL && n->kind == YN_MAP && i + 1 < n->nkids; i += 2) {
+		const struct ynode *k = n->kids[i];
+		if (k->kind != YN_SCALAR)
+			continue;
+		for (size_t j = 0; fields[j].key != NULL; j++)
+			if (k->text[0] == fields[j].key[0] && strcmp(k->text, fields[j].key) == 0) {
+				val[j] = n->kids[i + 1];
+				break;
+			}
+	}
 	json_t *obj = json_object();
 	if (obj == NULL)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
 	for (const struct field *f = fields; f->key != NULL; f++) {
 		json_t *v;
-		subpath(sub, "%s%s%s", path, *path ? "." : "", f->key);
-		cd_rc rc = field_value(yn_get(n, f->key), f, sub, &v, err);
+		struct fpath sub = { path, '.', f->key, 0 };
+		if (val[f - fields] == NULL && !f->always)
+			continue; /* absent: its empty value would be omitted */
+		cd_rc rc = field_value(val[f - fields], f, &sub, &v, err);
 		if (rc != CD_OK)
 			return json_decref(obj), rc;
 		if (!f->always && json_is_empty(v))
 			json_decref(v);
 		else
-			json_object_set_new(obj, f->key, v);
+			json_object_set_new_nocheck(obj, f->key, v); /* keys: ASCII constants */
 	}
 	*out = obj;
 	return CD_OK;
@@ -645,20 +776,19 @@ static cd_rc conv_struct(const struct ynode *n, const struct field *fields, cons
 /* A list of structs ([]*Maintainer, []*Dependency); null items stay null
  * so that chart_validate_meta can reject them as Helm does. */
 static cd_rc conv_struct_list(const struct ynode *n, const struct field *fields,
-                              const char *path, json_t **out, cd_err *err)
+                              const struct fpath *path, json_t **out, cd_err *err)
 {
-	char sub[PATH_MAX_MSG];
 	if (yn_is_null(n))
 		return *out = json_array(), CD_OK;
 	if (n->kind != YN_SEQ)
-		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a list", path);
+		return cd_fail(err, CD_EINVAL, "Chart.yaml: %s must be a list", PATH_MSG(path));
 	json_t *arr = json_array();
 	for (size_t i = 0; arr != NULL && i < n->nkids; i++) {
 		json_t *item = json_null();
 		cd_rc rc = CD_OK;
-		subpath(sub, "%s[%zu]", path, i);
+		struct fpath sub = { path, '[', NULL, i };
 		if (!yn_is_null(n->kids[i]))
-			rc = conv_struct(n->kids[i], fields, sub, &item, err);
+			rc = conv_struct(n->kids[i], fields, &sub, &item, err);
 		if (rc != CD_OK)
 			return json_decref(arr), rc;
 		json_array_append_new(arr, item);
@@ -668,7 +798,7 @@ static cd_rc conv_struct_list(const struct ynode *n, const struct field *fields,
 }
 
 /* One field's JSON value by its Go type (an empty value when absent). */
-static cd_rc field_value(const struct ynode *n, const struct field *f, const char *path,
+static cd_rc field_value(const struct ynode *n, const struct field *f, const struct fpath *path,
                          json_t **out, cd_err *err)
 {
 	switch (f->type) {
@@ -681,7 +811,7 @@ static cd_rc field_value(const struct ynode *n, const struct field *f, const cha
 	case F_DEPS: return conv_struct_list(n, dependency_fields, path, out, err);
 	case F_ANY_LIST: return conv_any_list(n, path, out, err);
 	}
-	return cd_fail(err, CD_EINVAL, "Chart.yaml: %s has an unknown type", path);
+	return cd_fail(err, CD_EINVAL, "Chart.yaml: %s has an unknown type", PATH_MSG(path));
 }
 
 /* The top node must be a mapping (or nothing: an empty Chart.yaml). */
@@ -694,7 +824,8 @@ static cd_rc meta_root(const struct ydoc *doc, const struct ynode **root, cd_err
 }
 
 /* Re-inserts meta's keys in Metadata struct order: jansson keeps insertion
- * order and Go marshals fields in declaration order. */
+ * order and Go marshals fields in declaration order.  Needed only after a
+ * key was added behind conv_struct's (already ordered) ones. */
 static cd_rc meta_reorder(json_t **meta, cd_err *err)
 {
 	json_t *o = json_object();
@@ -715,31 +846,37 @@ static cd_rc meta_reorder(json_t **meta, cd_err *err)
 static cd_rc meta_from_docs(const struct ydoc *chart, const struct ydoc *req, json_t **meta,
                             cd_err *err)
 {
+	static const struct fpath top = { NULL, 0, "", 0 };
+	static const struct fpath req_top = { NULL, 0, "dependencies (requirements.yaml)", 0 };
 	const struct ynode *root, *req_root = NULL;
+	bool added = false;
 	cd_rc rc = meta_root(chart, &root, err);
 	if (rc == CD_OK && req != NULL)
 		rc = meta_root(req, &req_root, err);
 	if (rc == CD_OK)
-		rc = conv_struct(root, metadata_fields, "", meta, err);
+		rc = conv_struct(root, metadata_fields, &top, meta, err);
 	if (rc != CD_OK)
 		return rc;
-	if (json_object_get(*meta, "apiVersion") == NULL)
+	if (json_object_get(*meta, "apiVersion") == NULL) {
 		json_object_set_new(*meta, "apiVersion", json_string("v1"));
+		added = true;
+	}
 	const char *api = json_string_value(json_object_get(*meta, "apiVersion"));
 	const struct ynode *deps = yn_get(req_root, "dependencies");
 	if (deps != NULL && api != NULL && strcmp(api, "v1") == 0) {
 		json_t *d;
-		rc = conv_struct_list(deps, dependency_fields, "dependencies (requirements.yaml)", &d,
-		                      err);
+		rc = conv_struct_list(deps, dependency_fields, &req_top, &d, err);
 		if (rc != CD_OK)
 			return json_decref(*meta), *meta = NULL, rc;
 		json_object_del(*meta, "dependencies");
-		if (json_array_size(d) > 0)
+		if (json_array_size(d) > 0) {
 			json_object_set_new(*meta, "dependencies", d);
-		else
+			added = true;
+		} else {
 			json_decref(d);
+		}
 	}
-	return meta_reorder(meta, err);
+	return added ? meta_reorder(meta, err) : CD_OK;
 }
 
 cd_rc chart_parse_yaml(const char *text, size_t len, json_t **meta, cd_err *err)
@@ -765,7 +902,8 @@ cd_rc chart_parse_values(const char *text, size_t len, json_t **values, cd_err *
 	} else if (doc.root->kind != YN_MAP) {
 		rc = cd_fail(err, CD_EINVAL, "values.yaml: the top level must be a mapping");
 	} else {
-		rc = conv_any(doc.root, "values", values, err);
+		static const struct fpath top = { NULL, 0, "values", 0 };
+		rc = conv_any(doc.root, &top, values, err);
 	}
 	ydoc_free(&doc);
 	return rc;
@@ -834,6 +972,8 @@ static cd_rc validate_dependencies(const json_t *list, cd_err *err)
 	cd_rc rc = CD_OK;
 	if (list != NULL && !json_is_array(list))
 		return cd_fail(err, CD_EINVAL, "chart.metadata.dependencies must be a list");
+	if (json_array_size(list) == 0)
+		return CD_OK;
 	json_t *seen = json_object(); /* a hashed set of keys */
 	if (seen == NULL)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
@@ -881,8 +1021,9 @@ cd_rc chart_validate_meta(const json_t *meta, cd_err *err)
 /* ==== the archive ======================================================= */
 
 /* Called for each regular file below the top directory; *stop ends the walk
- * early without error. */
-typedef cd_rc (*walk_fn)(const char *rel, const char *data, size_t len, void *ctx, bool *stop,
+ * early without error.  *data (NUL-terminated, malloc'd) belongs to the
+ * walk unless fn takes it by setting *data to NULL. */
+typedef cd_rc (*walk_fn)(const char *rel, char **data, size_t len, void *ctx, bool *stop,
                          cd_err *err);
 /* Whether walk_fn wants this file's bytes (others are skipped unread). */
 typedef bool (*walk_want_fn)(const char *rel, void *ctx);
@@ -1065,7 +1206,7 @@ static cd_rc walk_entry(struct walk *w, struct archive_entry *e, walk_want_fn wa
 	size_t size = (size_t)archive_entry_size(e);
 	if ((rc = walk_read_data(w, size, &data, err)) != CD_OK)
 		return rc;
-	rc = fn(w->rel, data, size, ctx, stop, err);
+	rc = fn(w->rel, &data, size, ctx, stop, err);
 	free(data);
 	return rc;
 }
@@ -1117,19 +1258,18 @@ static bool read_want(const char *rel, void *ctx)
 	return strcmp(rel, "Chart.yaml") == 0 || strcmp(rel, "requirements.yaml") == 0;
 }
 
-/* Keeps a copy of the file (the last one when an archive repeats it, as
- * Helm's loader does). */
-static cd_rc read_keep(const char *rel, const char *data, size_t len, void *vctx, bool *stop,
+/* Keeps the file (the last one when an archive repeats it, as Helm's
+ * loader does), taking the walk's buffer instead of copying it. */
+static cd_rc read_keep(const char *rel, char **data, size_t len, void *vctx, bool *stop,
                        cd_err *err)
 {
 	struct read_ctx *ctx = vctx;
 	bool chart = strcmp(rel, "Chart.yaml") == 0;
 	char **slot = chart ? &ctx->chart_yaml : &ctx->requirements;
-	(void)stop;
+	(void)stop, (void)err;
 	free(*slot);
-	if ((*slot = malloc(len + 1)) == NULL)
-		return cd_fail(err, CD_ENOMEM, "out of memory");
-	memcpy(*slot, data, len + 1);
+	*slot = *data;
+	*data = NULL;
 	*(chart ? &ctx->chart_len : &ctx->req_len) = len;
 	return CD_OK;
 }
@@ -1192,12 +1332,12 @@ static bool each_want(const char *rel, void *ctx)
 }
 
 /* Forwards one file; a non-zero answer stops the walk. */
-static cd_rc each_forward(const char *rel, const char *data, size_t len, void *vctx, bool *stop,
+static cd_rc each_forward(const char *rel, char **data, size_t len, void *vctx, bool *stop,
                           cd_err *err)
 {
 	struct each_ctx *c = vctx;
 	(void)err;
-	if (c->fn(rel, data, len, c->ctx) != 0)
+	if (c->fn(rel, *data, len, c->ctx) != 0)
 		*stop = true;
 	return CD_OK;
 }
