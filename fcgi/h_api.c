@@ -343,6 +343,14 @@ cd_rc h_api_delete(struct req *r, cd_err *err)
 	if (file == NULL)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
 
+	/* The row goes first: when the db refuses (507 on a full state disk)
+	 * nothing has changed, and when the files cannot be removed after it
+	 * the indexer puts the row back from storage, the source of truth. */
+	if (in_index) {
+		rc = store_remove(r->app->store, r->repo, name, version, r->cfg->chart_url, err);
+		if (rc != CD_OK && rc != CD_ENOTFOUND)
+			return rc;
+	}
 	bool removed = false;
 	if (storage_filename_valid(file)) {
 		char *prov = req_printf(r, "%s.prov", file);
@@ -353,11 +361,6 @@ cd_rc h_api_delete(struct req *r, cd_err *err)
 			return rc;
 		removed = rc == CD_OK;
 		rc = storage_remove(root, r->repo, prov, err);
-		if (rc != CD_OK && rc != CD_ENOTFOUND)
-			return rc;
-	}
-	if (in_index) {
-		rc = store_remove(r->app->store, r->repo, name, version, r->cfg->chart_url, err);
 		if (rc != CD_OK && rc != CD_ENOTFOUND)
 			return rc;
 	}

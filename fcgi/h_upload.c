@@ -259,8 +259,14 @@ static cd_rc save(struct req *r, struct upload *u, cd_err *err)
 		};
 		memcpy(c.digest, u->digest, sizeof c.digest);
 		rc = store_put(r->app->store, &c, cfg->chart_url, err);
-		if (rc != CD_OK)
+		if (rc != CD_OK) {
+			/* A chart this request created is taken back, so a refused
+			 * upload (507 when the state disk is full) leaves nothing
+			 * for the indexer to publish later. */
+			if (!overwrite)
+				(void)storage_remove(cfg->storage_root, r->repo, u->chart_file, NULL);
 			return rc;
+		}
 	}
 	if (u->prov) {
 		rc = write_file(r, u->prov_file, u->prov, u->prov_len, overwrite, NULL, err);

@@ -173,11 +173,19 @@ static int preflight(const struct cd_config *cfg)
 		          strerror(errno));
 		return -1;
 	}
-	if (store_open(cfg->db_path, &s, &err) != CD_OK) {
+	/* A damaged database is the indexer's to move aside and rebuild from
+	 * storage; workers that cannot open it meanwhile exit and are
+	 * restarted with backoff, so it does not stop the pool from starting. */
+	cd_rc rc = store_open(cfg->db_path, &s, &err);
+	if (rc == CD_EDB) {
+		log_warn("database %s: %s; waiting for the indexer to rebuild it", cfg->db_path,
+		         err.msg);
+	} else if (rc != CD_OK) {
 		log_error("database %s: %s", cfg->db_path, err.msg);
 		return -1;
+	} else {
+		store_close(s);
 	}
-	store_close(s);
 	if (auth_open(cfg->basic_user, cfg->basic_pass, cfg->htpasswd_file, &a, &err) != CD_OK) {
 		log_error("%s", err.msg);
 		return -1;

@@ -279,6 +279,38 @@ static void watch_loop(struct indexer *ix, struct watch *w)
 
 /* ---- main ----------------------------------------------------------------- */
 
+/* Moves a damaged database aside and opens a fresh one; the caller then
+ * reconciles all of storage into it (storage is the source of truth). */
+static cd_rc rebuild_index_db(const struct cd_config *cfg, struct store **s, const char *why,
+                              cd_err *err)
+{
+	log_error("the index database is corrupt (%s): moving it aside and rebuilding "
+	          "the index from storage", why);
+	if (*s != NULL)
+		store_close(*s);
+	*s = NULL;
+	return store_recreate(cfg->db_path, s, err);
+}
+
+/* Opens the database and brings its rendered urls up to CHART_URL (entries
+ * carry them rendered, so a change since the last run re-renders them
+ * before anything is served).  Damage found on the way means a rebuild. */
+static cd_rc open_index_db(const struct cd_config *cfg, struct store **s, cd_err *err)
+{
+	*s = NULL;
+	cd_rc rc = store_open(cfg->db_path, s, err);
+	if (rc == CD_EDB)
+		rc = rebuild_index_db(cfg, s, err->msg, err);
+	if (rc == CD_OK && (rc = store_sync_chart_url(*s, cfg->chart_url, err)) == CD_EDB &&
+	    (rc = rebuild_index_db(cfg, s, err->msg, err)) == CD_OK)
+		rc = store_sync_chart_url(*s, cfg->chart_url, err);
+	if (rc != CD_OK && *s != NULL) {
+		store_close(*s);
+		*s = NULL;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	bool once = false, print = false;
@@ -324,16 +356,7 @@ int main(int argc, char **argv)
 	}
 
 	struct store *s = NULL;
-	cd_rc rc = store_open(cfg.db_path, &s, &err);
-	if (rc == CD_EDB) {
-		log_error("the index database is corrupt (%s): moving it aside and rebuilding "
-		          "the index from storage", err.msg);
-		rc = store_recreate(cfg.db_path, &s, &err);
-	}
-	/* Entries carry their urls rendered: a CHART_URL changed since the last
-	 * run must re-render them before anything is served from the db. */
-	if (rc == CD_OK && (rc = store_sync_chart_url(s, cfg.chart_url, &err)) != CD_OK)
-		store_close(s);
+	cd_rc rc = open_index_db(&cfg, &s, &err);
 	if (rc != CD_OK) {
 		log_error("cannot open the index database: %s", err.msg);
 		config_free(&cfg);
@@ -387,10 +410,18 @@ int main(int argc, char **argv)
 	struct pass_stats ps;
 	double t0 = now_s();
 	rc = reconcile_full(&ix, &ps);
-	if (!ps.interrupted) {
+	if (rc == CD_EDB && !ps.interrupted) {
+		rc = rebuild_index_db(&cfg, &ix.s, "found while reconciling", &err);
+		if (rc == CD_OK)
+			rc = reconcile_full(&ix, &ps);
+	}
+	if (ix.s == NULL) {
+		log_error("cannot rebuild the index database: %s", err.msg);
+		status = 1;
+	} else if (!ps.interrupted) {
 		if (print) {
 			log_pass("indexed", &ps, now_s() - t0, false);
-			if (index_write_fd(s, &ix.iopts, print_repo, STORE_YAML, STDOUT_FILENO, &err) != CD_OK) {
+			if (index_write_fd(ix.s, &ix.iopts, print_repo, STORE_YAML, STDOUT_FILENO, &err) != CD_OK) {
 				log_error("--print-index: %s", err.msg);
 				status = 1;
 			}
@@ -401,8 +432,21 @@ int main(int argc, char **argv)
 			reconcile_render(&ix, true);
 			if (rc != CD_OK)
 				status = once ? 1 : 0;
-			if (!once)
+			/* Damage in pages the reconcile did not touch shows only in a
+			 * full check, run once the index is already being served. */
+			if (!once && store_check(ix.s, &err) == CD_EDB) {
+				char why[sizeof err.msg];
+				snprintf(why, sizeof why, "%s", err.msg);
+				if (rebuild_index_db(&cfg, &ix.s, why, &err) == CD_OK &&
+				    reconcile_full(&ix, &ps) == CD_OK && !ps.interrupted)
+					reconcile_render(&ix, true);
+			}
+			if (ix.s == NULL) {
+				log_error("cannot rebuild the index database: %s", err.msg);
+				status = 1;
+			} else if (!once) {
 				watch_loop(&ix, &w);
+			}
 		}
 	}
 	if (got_stop)
@@ -410,7 +454,8 @@ int main(int argc, char **argv)
 
 	watch_close(&w);
 	pool_stop(pool);
-	store_close(s);
+	if (ix.s != NULL)
+		store_close(ix.s);
 	map_clear(&ix.registered);
 	map_clear(&ix.changed);
 	map_clear(&ix.recheck);

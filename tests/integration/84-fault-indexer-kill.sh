@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Fault 2 (issue 5): chartdepot-indexer SIGKILLed in the middle of a cold
+# index of thousands of charts (made by scripts/bench.d/gencorpus.c), twice;
+# the third start converges to the full, correct index: every chart in
+# storage is in the index with its file's sha256, nothing else is, and the
+# server serves it.
+. "$(dirname "$0")/../lib.sh"
+. "$ROOT/tests/tools/rel.sh"
+
+NAMES=${FAULT_NAMES:-500}
+VERSIONS=${FAULT_VERSIONS:-10}
+total=$((NAMES * VERSIONS))
+
+gen=$TMP/gencorpus
+# shellcheck disable=SC2046  # pkg-config prints several words
+if ! cc -O2 -std=c11 -o "$gen" "$ROOT/scripts/bench.d/gencorpus.c" $(pkg-config --cflags --libs libarchive) 2>"$TMP/cc.log"; then
+	fail "scripts/bench.d/gencorpus.c builds"
+	detail <"$TMP/cc.log"
+	finish
+fi
+mkdir -p "$STORAGE" "$STATE/index"
+timeout 120 "$gen" -o "$STORAGE" -n "$NAMES" -v "$VERSIONS" -j 2 >/dev/null
+check "gencorpus wrote $total charts" test "$(find "$STORAGE" -name '*.tgz' | wc -l)" -eq "$total"
+
+# run_indexer LOG: the indexer alone on $STORAGE/$STATE, one hashing thread
+# (so a cold index takes seconds), in the background; sets IDX_PID.
+run_indexer() {
+	rm -f "$STATE/indexer.ready"
+	env STORAGE_LOCAL_ROOTDIR="$STORAGE" STATE_DIR="$STATE" CACHE_INTERVAL=1h INDEX_LIMIT=1 \
+		"$BUILD/chartdepot-indexer" 2>>"$1" &
+	IDX_PID=$!
+}
+rows() { sqlite3 -readonly "$STATE/chartdepot.db" 'SELECT count(*) FROM chart' 2>/dev/null || echo 0; }
+
+# kill_mid LOG MIN_ROWS: SIGKILL once at least MIN_ROWS rows are committed,
+# or after 1.5 s, whichever is first; fails when the index was complete.
+kill_mid() {
+	local log=$1 min=$2 n
+	run_indexer "$log"
+	for _ in $(seq 1 150); do
+		[ ! -e "$STATE/indexer.ready" ] || break
+		n=$(rows)
+		[ "$n" -lt "$min" ] || break
+		sleep 0.01
+	done
+	kill -KILL "$IDX_PID" 2>/dev/null || true
+	wait "$IDX_PID" 2>/dev/null || true
+	n=$(rows)
+	check "indexer SIGKILLed mid-index ($n of $total rows committed, not ready)" \
+		test ! -e "$STATE/indexer.ready" -a "$n" -lt "$total"
+}
+
+kill_mid "$TMP/indexer.1.log" 1
+first=$(rows)
+kill_mid "$TMP/indexer.2.log" $((first + 1))
+
+# Third start: runs to completion.
+run_indexer "$TMP/indexer.3.log"
+check "the restarted indexer finishes its reconcile (60 s at most)" wait_until 60 test -e "$STATE/indexer.ready"
+kill -TERM "$IDX_PID" 2>/dev/null || true
+wait "$IDX_PID" 2>/dev/null || true
+check "the database holds all $total charts ($(rows))" test "$(rows)" -eq "$total"
+check "no file was recorded as invalid" \
+	test "$(sqlite3 -readonly "$STATE/chartdepot.db" 'SELECT count(*) FROM badfile' 2>/dev/null)" = 0
+check "the database passes integrity_check" \
+	test "$(sqlite3 -readonly "$STATE/chartdepot.db" 'PRAGMA integrity_check' 2>/dev/null)" = ok
+check "no indexer log line holds 'database is locked' or 'corrupt'" \
+	sh -c "! grep -qiE 'database is locked|corrupt|malformed' '$TMP'/indexer.*.log"
+
+start_stack CACHE_INTERVAL=1h || finish
+check_index_equals_storage "the served index equals storage: $total charts, every digest the file's sha256"
+n=$(python3 -c 'import sys, yaml; i = yaml.load(open(sys.argv[1]), Loader=yaml.CSafeLoader); print(sum(len(v) for v in i["entries"].values()))' "$LAST_BODY" || echo 0)
+check "the index lists $total versions ($n)" test "$n" = "$total"
+f=$(cd "$STORAGE" && ls | sort | sed -n '777p')
+check_status "a chart from the middle of the corpus ($f) downloads" 200 "$BASE/charts/$f"
+check "... byte for byte" cmp -s "$LAST_BODY" "$STORAGE/$f"
+
+finish
