@@ -21,6 +21,10 @@
 #include "route.h"
 #include "store.h"
 
+/* SQLite page cache per worker: small, so a worker's memory does not grow
+ * with the repo (renders stream every block past it; the OS caches the db). */
+#define WORKER_CACHE_KIB 2048
+
 static volatile sig_atomic_t worker_stop;
 
 static void on_stop(int sig)
@@ -118,6 +122,8 @@ int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
 		log_error("cannot open the database: %s", err.msg);
 		return 1;
 	}
+	if (store_set_cache_kib(app.store, WORKER_CACHE_KIB, &err) != CD_OK)
+		log_warn("keeping the default database cache size: %s", err.msg);
 	if (auth_open(cfg->basic_user, cfg->basic_pass, cfg->htpasswd_file, &app.auth,
 	              &err) != CD_OK) {
 		log_error("%s", err.msg);

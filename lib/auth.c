@@ -4,14 +4,17 @@
  * Secrets are compared as HMAC-SHA256 digests under a random per-process
  * key, so neither their content nor their length shows in the timing.  A
  * verified Authorization header is cached under the same keyed hash for
- * AUTH_CACHE_TTL seconds; the password itself is never kept. */
+ * AUTH_CACHE_TTL seconds; the password itself is never kept.  The HMAC is
+ * keyed once per process and only re-initialised per use: OpenSSL 3's
+ * one-shot HMAC() fetches the digest and sets the key on every call. */
 #include "auth.h"
 
 #include <crypt.h>
 #include <errno.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,7 +43,8 @@ struct auth_cache_slot {
 };
 
 struct auth {
-	unsigned char secret[AUTH_MAC_LEN];
+	EVP_MAC *mac_alg;
+	EVP_MAC_CTX *mac_ctx;                /* HMAC-SHA256 keyed with a random secret */
 	bool have_basic;
 	unsigned char basic_user_mac[AUTH_MAC_LEN];
 	unsigned char basic_pass_mac[AUTH_MAC_LEN];
@@ -51,12 +55,51 @@ struct auth {
 	unsigned next_slot;
 };
 
-static void mac(const struct auth *a, const void *data, size_t len,
+/* Keys the process's HMAC-SHA256 with AUTH_MAC_LEN random bytes. */
+static bool mac_key(struct auth *a)
+{
+	unsigned char secret[AUTH_MAC_LEN];
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	bool ok = (getrandom(secret, sizeof secret, 0) == (ssize_t)sizeof secret ||
+	           RAND_bytes(secret, sizeof secret) == 1) &&
+	          (a->mac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL)) != NULL &&
+	          (a->mac_ctx = EVP_MAC_CTX_new(a->mac_alg)) != NULL &&
+	          EVP_MAC_init(a->mac_ctx, secret, sizeof secret, params) == 1;
+	OPENSSL_cleanse(secret, sizeof secret);
+	return ok;
+}
+
+/* HMAC of data under the process key; false (and out zeroed) on failure,
+ * which every caller treats as a mismatch. */
+static bool mac(const struct auth *a, const void *data, size_t len,
                 unsigned char out[AUTH_MAC_LEN])
 {
-	unsigned int n = AUTH_MAC_LEN;
-	if (HMAC(EVP_sha256(), a->secret, sizeof a->secret, data, len, out, &n) == NULL)
-		memset(out, 0, AUTH_MAC_LEN); /* cannot happen with sha256; fails closed below */
+	size_t n = 0;
+	/* A NULL key re-initialises with the key already set. */
+	if (EVP_MAC_init(a->mac_ctx, NULL, 0, NULL) == 1 &&
+	    EVP_MAC_update(a->mac_ctx, data, len) == 1 &&
+	    EVP_MAC_final(a->mac_ctx, out, &n, AUTH_MAC_LEN) == 1 && n == AUTH_MAC_LEN)
+		return true;
+	memset(out, 0, AUTH_MAC_LEN);
+	return false;
+}
+
+/* Zero when the two MACs are equal; reads every byte whatever they hold
+ * (CRYPTO_memcmp's contract, a word at a time: it runs 64 times a request). */
+static uint64_t mac_diff(const unsigned char *a, const unsigned char *b)
+{
+	uint64_t d = 0;
+	for (size_t i = 0; i < AUTH_MAC_LEN; i += sizeof d) {
+		uint64_t x, y;
+		memcpy(&x, a + i, sizeof x);
+		memcpy(&y, b + i, sizeof y);
+		d |= x ^ y;
+	}
+	return d;
 }
 
 static int64_t now_s(void)
@@ -241,8 +284,11 @@ static cd_rc load_htpasswd(struct auth *a, const char *file, cd_err *err)
 			rc = cd_fail(err, CD_ENOMEM, "out of memory");
 			break;
 		}
-		mac(a, u->name, strlen(u->name), u->name_mac);
 		a->nusers++;
+		if (!mac(a, u->name, strlen(u->name), u->name_mac)) {
+			rc = cd_fail(err, CD_EIO, "cannot compute the credential hash");
+			break;
+		}
 	}
 	if (rc == CD_OK && ferror(f))
 		rc = cd_fail(err, CD_EIO, "HTPASSWD_FILE: cannot read %s", file);
@@ -262,17 +308,15 @@ cd_rc auth_open(const char *basic_user, const char *basic_pass,
 	*out = NULL;
 	if (a == NULL)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
-	if (getrandom(a->secret, sizeof a->secret, 0) != (ssize_t)sizeof a->secret &&
-	    RAND_bytes(a->secret, sizeof a->secret) != 1) {
-		free(a);
-		return cd_fail(err, CD_EIO, "no random bytes for the credential cache key");
-	}
-	if (basic_user != NULL && basic_pass != NULL) {
+	if (!mac_key(a))
+		rc = cd_fail(err, CD_EIO, "cannot key the credential hash (no random bytes or HMAC)");
+	if (rc == CD_OK && basic_user != NULL && basic_pass != NULL) {
 		a->have_basic = true;
-		mac(a, basic_user, strlen(basic_user), a->basic_user_mac);
-		mac(a, basic_pass, strlen(basic_pass), a->basic_pass_mac);
+		if (!mac(a, basic_user, strlen(basic_user), a->basic_user_mac) ||
+		    !mac(a, basic_pass, strlen(basic_pass), a->basic_pass_mac))
+			rc = cd_fail(err, CD_EIO, "cannot compute the credential hash");
 	}
-	if (htpasswd_file != NULL) {
+	if (rc == CD_OK && htpasswd_file != NULL) {
 		rc = load_htpasswd(a, htpasswd_file, err);
 		if (rc == CD_OK && a->nusers == 0)
 			rc = cd_fail(err, CD_EINVAL, "HTPASSWD_FILE %s has no users", htpasswd_file);
@@ -300,6 +344,8 @@ void auth_close(struct auth *a)
 		free(a->users[i].hash);
 	}
 	free(a->users);
+	EVP_MAC_CTX_free(a->mac_ctx);
+	EVP_MAC_free(a->mac_alg);
 	if (a->cd != NULL)
 		OPENSSL_cleanse(a->cd, sizeof *a->cd);
 	free(a->cd);
@@ -318,7 +364,7 @@ static bool cache_hit(const struct auth *a, const unsigned char key[AUTH_MAC_LEN
 	bool hit = false;
 	for (int i = 0; i < AUTH_CACHE_SLOTS; i++) {
 		bool live = a->cache[i].expires > now;
-		bool same = CRYPTO_memcmp(a->cache[i].key, key, AUTH_MAC_LEN) == 0;
+		bool same = mac_diff(a->cache[i].key, key) == 0;
 		hit |= live & same;
 	}
 	return hit;
@@ -359,16 +405,18 @@ cd_rc auth_check(struct auth *a, const char *header)
 		return CD_OK;
 	if (header == NULL || strnlen(header, AUTH_MAX_HEADER + 1) > AUTH_MAX_HEADER)
 		return CD_EAUTH;
-	mac(a, header, strlen(header), key);
+	if (!mac(a, header, strlen(header), key))
+		return CD_EAUTH;
 	if (cache_hit(a, key))
 		return CD_OK;
 	if (auth_parse_basic(header, user, sizeof user, pass, sizeof pass) != CD_OK)
 		return CD_EAUTH;
 
-	mac(a, user, strlen(user), umac);
+	bool umac_ok = mac(a, user, strlen(user), umac);
 	if (a->have_basic) {
-		mac(a, pass, strlen(pass), pmac);
-		ok = (CRYPTO_memcmp(umac, a->basic_user_mac, AUTH_MAC_LEN) == 0) &
+		bool pmac_ok = mac(a, pass, strlen(pass), pmac);
+		ok = umac_ok & pmac_ok &
+		     (CRYPTO_memcmp(umac, a->basic_user_mac, AUTH_MAC_LEN) == 0) &
 		     (CRYPTO_memcmp(pmac, a->basic_pass_mac, AUTH_MAC_LEN) == 0);
 	}
 	if (!ok && a->nusers > 0) {
@@ -386,7 +434,7 @@ cd_rc auth_check(struct auth *a, const char *header)
 		}
 	}
 	OPENSSL_cleanse(pass, sizeof pass);
-	if (!ok)
+	if (!ok || !umac_ok)
 		return CD_EAUTH;
 	cache_add(a, key);
 	return CD_OK;

@@ -430,7 +430,9 @@ cd_rc index_ensure(struct store *s, const struct index_opts *o, const char *repo
 				: cd_fail(err, CD_EIO, "could not prepare the index directory");
 			goto done;
 		}
-		if ((rc = render_file(s, o, repo, fmt, dir, ext, &gen, err)) != CD_OK)
+		rc = render_file(s, o, repo, fmt, dir, ext, &gen, err);
+		store_release_memory(s); /* a render read every block: give the pages back */
+		if (rc != CD_OK)
 			goto done;
 		remove_old(dir, gen, ext);
 	}

@@ -400,6 +400,22 @@ cd_rc store_check(struct store *s, cd_err *err)
 	return r;
 }
 
+/* The page cache of every connection is 32 MiB (the indexer's batches
+ * reuse it); a worker reads little and whole renders stream past it, so
+ * it keeps a small one and never maps the file: the OS page cache holds
+ * the db anyway, and a worker's memory stays flat at any repo size. */
+cd_rc store_set_cache_kib(struct store *s, int kib, cd_err *err)
+{
+	char sql[96];
+	snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d; PRAGMA mmap_size=0", kib > 0 ? kib : 1);
+	return exec(s, sql, err, "set the cache size");
+}
+
+void store_release_memory(struct store *s)
+{
+	sqlite3_db_release_memory(s->db);
+}
+
 /* ---- transactions ---------------------------------------------------- */
 
 void store_bulk(struct store *s, bool on)
@@ -1046,58 +1062,121 @@ cd_rc store_each_file(struct store *s, const char *repo,
 	return rc;
 }
 
-cd_rc store_each_block(struct store *s, const char *repo, enum store_format fmt,
-                       int (*fn)(const char *name, const char *text, size_t len, void *ctx),
-                       void *ctx, cd_err *err)
+/* Walks the rows of table (block or chart) that order_sql lists, one
+ * rowid a row in the order wanted, fetching each row with row_sql
+ * ("... WHERE rowid = ?1").  SQLite's sorter then carries only the sort
+ * keys and rowids, never the wide rows (a repo's blocks are 170 MB at
+ * 130,000 versions); both statements read in one implicit transaction,
+ * so the walk sees one state of the db.  row_fn returns non-zero to stop
+ * (*rc set when it failed). */
+static cd_rc each_ordered(struct store *s, const char *order_sql, const char *row_sql,
+                          const char *repo,
+                          int (*row_fn)(sqlite3_stmt *row, void *ctx, cd_rc *rc),
+                          void *ctx, cd_err *err, const char *what)
 {
-	const char *sql = fmt == STORE_JSON
-		? "SELECT name, json FROM block WHERE repo = ?1 ORDER BY name COLLATE yamlkey"
-		: "SELECT name, yaml FROM block WHERE repo = ?1 ORDER BY name COLLATE yamlkey";
-	sqlite3_stmt *st;
-	int r = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	if (r != SQLITE_OK)
-		return db_fail(s, r, err, "read the index blocks");
-	bind_text(st, 1, repo);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		const char *text = (const char *)sqlite3_column_text(st, 1);
-		size_t len = (size_t)sqlite3_column_bytes(st, 1);
-		if (fn(name ? name : "", text ? text : "", len, ctx) != 0) {
-			r = SQLITE_DONE;
+	sqlite3_stmt *order = NULL, *row = NULL;
+	cd_rc rc = CD_OK;
+	int r = sqlite3_prepare_v2(s->db, order_sql, -1, &order, NULL);
+	if (r == SQLITE_OK)
+		r = sqlite3_prepare_v2(s->db, row_sql, -1, &row, NULL);
+	if (r != SQLITE_OK) {
+		sqlite3_finalize(order);
+		return db_fail(s, r, err, what);
+	}
+	bind_text(order, 1, repo);
+	while ((r = sqlite3_step(order)) == SQLITE_ROW) {
+		sqlite3_bind_int64(row, 1, sqlite3_column_int64(order, 0));
+		int rr = sqlite3_step(row);
+		int stop = rr == SQLITE_ROW ? row_fn(row, ctx, &rc) : 0;
+		sqlite3_reset(row);
+		if (rr != SQLITE_ROW && rr != SQLITE_DONE) {
+			r = rr;
 			break;
 		}
-	}
-	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? CD_OK : db_fail(s, r, err, "read the index blocks");
-}
-
-cd_rc store_each_chart(struct store *s, const char *repo, const char *name,
-                       int (*fn)(const struct store_chart *c, void *ctx), void *ctx,
-                       cd_err *err)
-{
-	static const char sql[] =
-		"SELECT repo, name, version, file, size, mtime_ns, ino, digest, created, meta"
-		" FROM chart WHERE repo = ?1 AND (?2 IS NULL OR name = ?2)"
-		" ORDER BY name COLLATE yamlkey, version COLLATE semver DESC, version DESC";
-	sqlite3_stmt *st;
-	int r = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	if (r != SQLITE_OK)
-		return db_fail(s, r, err, "list chart versions");
-	bind_text(st, 1, repo);
-	if (name)
-		bind_text(st, 2, name);
-	cd_rc rc = CD_OK;
-	while (rc == CD_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_chart c;
-		if ((rc = chart_from_row(st, 0, &c, err)) != CD_OK)
-			break;
-		int stop = fn(&c, ctx);
-		store_chart_free(&c);
 		if (stop) {
 			r = SQLITE_DONE;
 			break;
 		}
 	}
+	if (rc == CD_OK && r != SQLITE_DONE)
+		rc = db_fail(s, r, err, what);
+	sqlite3_finalize(row);
+	sqlite3_finalize(order);
+	return rc;
+}
+
+struct block_walk {
+	int (*fn)(const char *name, const char *text, size_t len, void *ctx);
+	void *ctx;
+};
+
+static int block_row(sqlite3_stmt *st, void *vctx, cd_rc *rc)
+{
+	struct block_walk *w = vctx;
+	const char *name = (const char *)sqlite3_column_text(st, 0);
+	const char *text = (const char *)sqlite3_column_text(st, 1);
+	size_t len = (size_t)sqlite3_column_bytes(st, 1);
+	(void)rc;
+	return w->fn(name ? name : "", text ? text : "", len, w->ctx);
+}
+
+/* No index has the yamlkey order, so the names are sorted (small) and
+ * the blocks fetched one by one in that order (see each_ordered). */
+cd_rc store_each_block(struct store *s, const char *repo, enum store_format fmt,
+                       int (*fn)(const char *name, const char *text, size_t len, void *ctx),
+                       void *ctx, cd_err *err)
+{
+	struct block_walk w = { fn, ctx };
+	return each_ordered(s, "SELECT rowid FROM block WHERE repo = ?1 ORDER BY name COLLATE yamlkey",
+	                    fmt == STORE_JSON ? "SELECT name, json FROM block WHERE rowid = ?1"
+	                                      : "SELECT name, yaml FROM block WHERE rowid = ?1",
+	                    repo, block_row, &w, err, "read the index blocks");
+}
+
+struct chart_walk {
+	int (*fn)(const struct store_chart *c, void *ctx);
+	void *ctx;
+	cd_err *err;
+};
+
+static int chart_row(sqlite3_stmt *st, void *vctx, cd_rc *rc)
+{
+	struct chart_walk *w = vctx;
+	struct store_chart c;
+	if ((*rc = chart_from_row(st, 0, &c, w->err)) != CD_OK)
+		return 1;
+	int stop = w->fn(&c, w->ctx);
+	store_chart_free(&c);
+	return stop;
+}
+
+#define CHART_COLUMNS "repo, name, version, file, size, mtime_ns, ino, digest, created, meta"
+#define CHART_ORDER "ORDER BY name COLLATE yamlkey, version COLLATE semver DESC, version DESC"
+
+/* One name is a range of the (repo, name, version) index, sorted in
+ * place; a whole repo is sorted by key and fetched row by row. */
+cd_rc store_each_chart(struct store *s, const char *repo, const char *name,
+                       int (*fn)(const struct store_chart *c, void *ctx), void *ctx,
+                       cd_err *err)
+{
+	struct chart_walk w = { fn, ctx, err };
+	if (name == NULL)
+		return each_ordered(s, "SELECT rowid FROM chart WHERE repo = ?1 " CHART_ORDER,
+		                    "SELECT " CHART_COLUMNS " FROM chart WHERE rowid = ?1", repo,
+		                    chart_row, &w, err, "list chart versions");
+	sqlite3_stmt *st;
+	int r = sqlite3_prepare_v2(s->db, "SELECT " CHART_COLUMNS " FROM chart"
+	                           " WHERE repo = ?1 AND name = ?2 " CHART_ORDER, -1, &st, NULL);
+	if (r != SQLITE_OK)
+		return db_fail(s, r, err, "list chart versions");
+	bind_text(st, 1, repo);
+	bind_text(st, 2, name);
+	cd_rc rc = CD_OK;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		if (chart_row(st, &w, &rc) != 0) {
+			r = SQLITE_DONE;
+			break;
+		}
 	if (rc == CD_OK && r != SQLITE_DONE)
 		rc = db_fail(s, r, err, "list chart versions");
 	sqlite3_finalize(st);

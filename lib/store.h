@@ -24,6 +24,14 @@ struct store;
 cd_rc store_open(const char *path, struct store **out, cd_err *err);
 void store_close(struct store *s);
 
+/* Sets the connection's page cache to kib KiB and turns off mmap (the
+ * workers: see store.c; the default suits the indexer's batches). */
+cd_rc store_set_cache_kib(struct store *s, int kib, cd_err *err);
+
+/* Frees the page cache pages not in use (after a big read, such as an
+ * index render, so a long-lived process does not keep them). */
+void store_release_memory(struct store *s);
+
 /* Renames a corrupt database (and its -wal/-shm) to *.corrupt-<time> and
  * opens a fresh one. */
 cd_rc store_recreate(const char *path, struct store **out, cd_err *err);

@@ -253,6 +253,54 @@ TEST(store_each_chart_sorts_names_then_newest_versions)
 	teardown(&f);
 }
 
+/* Appends each block's name and the length of its text. */
+static int collect_block_name(const char *name, const char *text, size_t len, void *ctx)
+{
+	(void)text;
+	buf_printf(ctx, "%s:%zu ", name, len > 0 ? (size_t)1 : (size_t)0);
+	return 0;
+}
+
+static int first_chart_only(const struct store_chart *c, void *ctx)
+{
+	collect_chart(c, ctx);
+	return 1;
+}
+
+TEST(store_worker_cache_walks_blocks_and_versions_in_helm_order)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	cd_err err;
+	setup(&f);
+	CHECK(store_set_cache_kib(f.s, 64, &err) == CD_OK);
+	CHECK(put(f.s, "", "app10", "1.0.0") == CD_OK);
+	CHECK(put(f.s, "", "app9", "1.0.0") == CD_OK);
+	CHECK(put(f.s, "", "app9", "1.1.0-rc.1") == CD_OK);
+	CHECK(put(f.s, "", "app9", "1.1.0") == CD_OK);
+	CHECK(put(f.s, "", "App", "2.0.0") == CD_OK);
+	CHECK(put(f.s, "other", "app1", "1.0.0") == CD_OK);
+	CHECK(store_each_block(f.s, "", STORE_YAML, collect_block_name, &b, &err) == CD_OK);
+	CHECK_STR(b.data, "App:1 app9:1 app10:1 ");
+	b.len = 0;
+	CHECK(store_each_chart(f.s, "", NULL, collect_chart, &b, &err) == CD_OK);
+	CHECK_STR(b.data, "App@2.0.0 app9@1.1.0 app9@1.1.0-rc.1 app9@1.0.0 app10@1.0.0 ");
+	b.len = 0;
+	CHECK(store_each_chart(f.s, "", "app9", collect_chart, &b, &err) == CD_OK);
+	CHECK_STR(b.data, "app9@1.1.0 app9@1.1.0-rc.1 app9@1.0.0 ");
+	b.len = 0;
+	CHECK(store_each_chart(f.s, "", "app9", first_chart_only, &b, &err) == CD_OK);
+	CHECK(store_each_chart(f.s, "", NULL, first_chart_only, &b, &err) == CD_OK);
+	CHECK_STR(b.data, "app9@1.1.0 App@2.0.0 ");
+	b.len = 0;
+	CHECK(store_each_chart(f.s, "", "absent", collect_chart, &b, &err) == CD_OK);
+	CHECK(store_each_chart(f.s, "nowhere", NULL, collect_chart, &b, &err) == CD_OK);
+	CHECK(b.len == 0);
+	store_release_memory(f.s);
+	buf_free(&b);
+	teardown(&f);
+}
+
 TEST(store_same_file_replaces_the_old_row)
 {
 	struct fixture f;
