@@ -37,6 +37,7 @@ void req_init(struct req *r, struct app *app, FCGX_Request *fx)
 	r->repo = "";
 	r->content_type = "";
 	r->accept = "";
+	r->remote_addr = "";
 	r->content_length = -1;
 }
 
@@ -121,9 +122,10 @@ void req_defer(struct req *r, void (*fn)(void *), void *p)
 }
 
 /* A CGI variable copied into request memory; dflt when absent. */
-static const char *param_copy(struct req *r, const char *name, const char *dflt)
+static const char *param_copy(struct req *r, req_param_fn param, void *ctx,
+                              const char *name, const char *dflt)
 {
-	const char *v = FCGX_GetParam(name, r->fx->envp);
+	const char *v = param(name, ctx);
 	if (v == NULL)
 		return dflt;
 	const char *copy = req_strdup(r, v);
@@ -175,20 +177,42 @@ static void request_id_new(char out[REQ_ID_MAX + 1])
 	out[16] = '\0';
 }
 
+/* REMOTE_ADDR keys the failed-login counter and appears in the log: any
+ * byte that is not printable ASCII becomes '?'. */
+static const char *remote_addr_copy(struct req *r, req_param_fn param, void *ctx)
+{
+	char *a = (char *)param_copy(r, param, ctx, "REMOTE_ADDR", "");
+	for (char *p = a; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f)
+			*p = '?';
+	return a;
+}
+
+static const char *fcgi_param(const char *name, void *ctx)
+{
+	return FCGX_GetParam(name, (FCGX_ParamArray)ctx);
+}
+
 cd_rc req_parse(struct req *r, cd_err *err)
 {
-	const char *id = param_copy(r, "HTTP_X_REQUEST_ID", "");
+	return req_parse_env(r, fcgi_param, r->fx->envp, err);
+}
+
+cd_rc req_parse_env(struct req *r, req_param_fn param, void *ctx, cd_err *err)
+{
+	const char *id = param_copy(r, param, ctx, "HTTP_X_REQUEST_ID", "");
 	if (request_id_sane(id))
 		snprintf(r->request_id, sizeof r->request_id, "%s", id);
 	else
 		request_id_new(r->request_id);
 
-	r->method_name = param_copy(r, "REQUEST_METHOD", "-");
+	r->method_name = param_copy(r, param, ctx, "REQUEST_METHOD", "-");
 	r->method = method_of(r->method_name);
-	r->authorization = param_copy(r, "HTTP_AUTHORIZATION", NULL);
-	r->content_type = param_copy(r, "CONTENT_TYPE", "");
-	r->accept = param_copy(r, "HTTP_ACCEPT", "");
-	const char *cl = param_copy(r, "CONTENT_LENGTH", "");
+	r->authorization = param_copy(r, param, ctx, "HTTP_AUTHORIZATION", NULL);
+	r->content_type = param_copy(r, param, ctx, "CONTENT_TYPE", "");
+	r->accept = param_copy(r, param, ctx, "HTTP_ACCEPT", "");
+	r->remote_addr = remote_addr_copy(r, param, ctx);
+	const char *cl = param_copy(r, param, ctx, "CONTENT_LENGTH", "");
 	if (cl[0] != '\0') {
 		char *end;
 		errno = 0;
@@ -198,7 +222,7 @@ cd_rc req_parse(struct req *r, cd_err *err)
 		r->content_length = v;
 	}
 
-	const char *uri = param_copy(r, "REQUEST_URI", NULL);
+	const char *uri = param_copy(r, param, ctx, "REQUEST_URI", NULL);
 	if (uri == NULL || uri[0] != '/')
 		return cd_fail(err, CD_EINVAL, "bad request path");
 	size_t plen = strcspn(uri, "?#");
@@ -342,6 +366,7 @@ static const char *reason(int status)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
 	case 507: return "Insufficient Storage";
@@ -384,6 +409,8 @@ static void send_common(struct req *r, int status)
 		             r->cfg->cors_allow_origin);
 	if (status == 401)
 		FCGX_PutS("WWW-Authenticate: Basic realm=\"chartdepot\"\r\n", out);
+	if (status == 429 && r->retry_after > 0)
+		out_printf(r, "Retry-After: %d\r\n", r->retry_after);
 }
 
 void respond_body(struct req *r, int status, const char *content_type,

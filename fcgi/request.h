@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "authfail.h"
 #include "cd_err.h"
 #include "config.h"
 
@@ -24,6 +25,8 @@ struct app {
 	struct metrics *metrics;          /* shared counters, NULL without ENABLE_METRICS */
 	struct store *store;
 	struct auth *auth;
+	struct authfail authfail;         /* failed logins per client address;
+	                                   * zeroed is empty */
 };
 
 enum req_method {
@@ -52,6 +55,7 @@ struct req {
 	const char *authorization;      /* NULL when absent */
 	const char *content_type;       /* "" when absent */
 	const char *accept;             /* "" when absent */
+	const char *remote_addr;        /* REMOTE_ADDR, printable; "" when absent */
 	long long content_length;       /* -1 when absent */
 	char request_id[REQ_ID_MAX + 1];
 
@@ -71,6 +75,7 @@ struct req {
 	int status;
 	bool responded;
 	char error[160];                /* the error message sent, for 5xx logs */
+	int retry_after;                /* seconds, sent as Retry-After with a 429 */
 
 	struct req_cleanup *cleanups;   /* everything freed by req_end */
 };
@@ -78,10 +83,18 @@ struct req {
 /* Sets r up for fx; every later allocation is released by req_end. */
 void req_init(struct req *r, struct app *app, FCGX_Request *fx);
 
-/* Copies method, path, query and headers out of the CGI environment, then
- * strips CONTEXT_PATH and splits and decodes the path.  CD_ENOTFOUND for a
- * path outside CONTEXT_PATH; CD_EINVAL for empty, ".", ".." or undecodable
- * segments (err says which). */
+/* One CGI variable by name (RFC 3875 section 4.1), NULL when absent. */
+typedef const char *(*req_param_fn)(const char *name, void *ctx);
+
+/* Copies method, path, query, headers and the client address out of the
+ * CGI environment that param(name, ctx) looks up, then strips CONTEXT_PATH
+ * and splits and decodes the path.  Touches nothing but r and its memory
+ * (the fuzz harness drives it).  CD_ENOTFOUND for a path outside
+ * CONTEXT_PATH; CD_EINVAL for a bad Content-Length or request path, empty,
+ * ".", ".." or undecodable segments (err says which). */
+cd_rc req_parse_env(struct req *r, req_param_fn param, void *ctx, cd_err *err);
+
+/* req_parse_env on the FastCGI request's parameters. */
 cd_rc req_parse(struct req *r, cd_err *err);
 
 /* Drains unread input, frees every per-request allocation. */

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "auth.h"
+#include "authfail.h"
 #include "handlers.h"
+#include "log.h"
 #include "options.h"
 #include "storage.h"
 
@@ -165,7 +167,7 @@ static bool needs_credentials(const struct route *rt, const struct app *app)
 	return (rt->flags & RF_AUTH_READ) && !app->cfg->anonymous_get;
 }
 
-cd_rc route_dispatch(struct req *r, cd_err *err)
+cd_rc route_match_only(struct req *r, cd_err *err)
 {
 	for (size_t i = 0; i < NROUTES; i++) {
 		const struct route *rt = &routes[i];
@@ -182,14 +184,55 @@ cd_rc route_dispatch(struct req *r, cd_err *err)
 		if (rc != CD_OK)
 			return rc;
 		memcpy(r->param, params, sizeof params);
-		/* Anonymous reads skip the check, but a request that carries
-		 * credentials is verified so that r->trusted means something. */
-		r->trusted = auth_disabled(r->app->auth) ||
-		             (r->authorization != NULL &&
-		              auth_check(r->app->auth, r->authorization) == CD_OK);
-		if (needs_credentials(rt, r->app) && !r->trusted)
-			return cd_fail(err, CD_EAUTH, "unauthorized");
-		return rt->fn(r, err);
+		return CD_OK;
 	}
 	return cd_fail(err, CD_ENOTFOUND, "not found");
+}
+
+/* Sets r->trusted and decides whether the route may run.  Anonymous reads
+ * skip the check, but a request that carries credentials is verified so
+ * that r->trusted means something.  An address past AUTH_FAILURE_LIMIT
+ * gets no check at all (lib/authfail.h): 429 where credentials are needed,
+ * an untrusted request elsewhere, so /health keeps answering. */
+static cd_rc route_authorise(struct req *r, const struct route *rt, cd_err *err)
+{
+	struct app *app = r->app;
+	bool needed = needs_credentials(rt, app);
+	int limit = app->cfg->auth_failure_limit;
+
+	r->trusted = auth_disabled(app->auth);
+	if (r->trusted || r->authorization == NULL)
+		goto out;
+	int64_t now = authfail_now();
+	int wait = authfail_wait(&app->authfail, r->remote_addr, limit, now);
+	if (wait > 0) {
+		if (!needed)
+			return CD_OK;
+		r->retry_after = wait;
+		return cd_fail(err, CD_ERATE, "too many failed logins, retry later");
+	}
+	if (auth_check(app->auth, r->authorization) == CD_OK) {
+		r->trusted = true;
+		authfail_clear(&app->authfail, r->remote_addr);
+	} else if (authfail_record(&app->authfail, r->remote_addr, limit, now)) {
+		log_warn("%d failed logins from %s within %d s: refusing its credentials "
+		         "for %d s", limit, r->remote_addr[0] ? r->remote_addr : "(no address)",
+		         AUTHFAIL_WINDOW_S, AUTHFAIL_WINDOW_S);
+	}
+out:
+	if (needed && !r->trusted)
+		return cd_fail(err, CD_EAUTH, "unauthorized");
+	return CD_OK;
+}
+
+cd_rc route_dispatch(struct req *r, cd_err *err)
+{
+	cd_rc rc = route_match_only(r, err);
+	if (rc != CD_OK)
+		return rc;
+	const struct route *rt = &routes[r->route];
+	rc = route_authorise(r, rt, err);
+	if (rc != CD_OK)
+		return rc;
+	return rt->fn(r, err);
 }

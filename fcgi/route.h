@@ -34,8 +34,15 @@ struct route {
 /* Matches r->seg against the table, fills r->repo and r->param, checks the
  * repo segments and the credentials, and runs the handler.  Unknown routes
  * are CD_ENOTFOUND "not found"; bad repo segments CD_EINVAL; missing or
- * wrong credentials CD_EAUTH. */
+ * wrong credentials CD_EAUTH; an address refused for repeated failed
+ * logins CD_ERATE with r->retry_after set. */
 cd_rc route_dispatch(struct req *r, cd_err *err);
+
+/* The matching half of route_dispatch, with no credentials checked and no
+ * handler run: fills r->route, r->route_flags, r->repo and r->param.
+ * CD_ENOTFOUND when no route matches, CD_EINVAL for bad repo segments (with
+ * r->route already set). */
+cd_rc route_match_only(struct req *r, cd_err *err);
 
 /* The number of routes in the table and their names, by index (the
  * metrics label them so). */

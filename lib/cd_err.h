@@ -20,6 +20,7 @@ typedef enum {
 	CD_EDB,       /* SQLite error                        -> 500 */
 	CD_ENOMEM,    /* allocation failed                   -> 500 */
 	CD_EBUSY,     /* database busy past its timeout      -> 503 */
+	CD_ERATE,     /* too many failed logins from one address -> 429 */
 } cd_rc;
 
 typedef struct {

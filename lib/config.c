@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "authfail.h"
+
 cd_rc config_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = { "1", "true", "yes", "on", "t", "y" };
@@ -162,6 +164,7 @@ static const struct file_key {
 	{ "workers",                "WORKERS" },
 	{ "fcgisocket",             "FCGI_SOCKET" },
 	{ "jsonindex",              "JSON_INDEX" },
+	{ "authfailurelimit",       "AUTH_FAILURE_LIMIT" },
 };
 #define N_FILE_KEYS (sizeof file_keys / sizeof file_keys[0])
 
@@ -659,6 +662,8 @@ cd_rc config_load_file(struct cd_config *cfg, const char *path,
 		               "basicauth.pass) must be set together");
 	env_string(&c, "HTPASSWD_FILE", NULL, &cfg->htpasswd_file);
 	env_bool(&c, "AUTH_ANONYMOUS_GET", &cfg->anonymous_get);
+	env_long(&c, "AUTH_FAILURE_LIMIT", 0, 1000000, AUTHFAIL_DEFAULT_LIMIT, &n);
+	cfg->auth_failure_limit = (int)n;
 	env_bool(&c, "ALLOW_OVERWRITE", &cfg->allow_overwrite);
 	env_bool(&c, "DISABLE_FORCE_OVERWRITE", &cfg->disable_force_overwrite);
 	env_bool(&c, "DISABLE_DELETE", &cfg->disable_delete);

@@ -38,6 +38,8 @@ struct cd_config {
 	char *basic_pass;         /* BASIC_AUTH_PASS, NULL when unset */
 	char *htpasswd_file;      /* HTPASSWD_FILE, NULL when unset */
 	bool anonymous_get;       /* AUTH_ANONYMOUS_GET */
+	int auth_failure_limit;   /* AUTH_FAILURE_LIMIT failed logins per address a
+	                           * minute, per worker; 0 = off (lib/authfail.h) */
 	bool allow_overwrite;     /* ALLOW_OVERWRITE */
 	bool disable_force_overwrite; /* DISABLE_FORCE_OVERWRITE */
 	bool disable_delete;      /* DISABLE_DELETE */

@@ -28,6 +28,7 @@ int cd_rc_http_status(cd_rc rc)
 	case CD_ENOSPC: return 507;
 	case CD_ELIMIT: return 507;
 	case CD_EBUSY: return 503;
+	case CD_ERATE: return 429;
 	case CD_EIO: case CD_EDB: case CD_ENOMEM: return 500;
 	}
 	return 500;
@@ -38,6 +39,7 @@ const char *cd_rc_name(cd_rc rc)
 	static const char *const names[] = {
 		"OK", "EINVAL", "EAUTH", "ENOTFOUND", "EMETHOD", "EEXIST",
 		"ETOOBIG", "ENOSPC", "ELIMIT", "EIO", "EDB", "ENOMEM", "EBUSY",
+		"ERATE",
 	};
 	if ((unsigned)rc < sizeof names / sizeof names[0])
 		return names[rc];

@@ -55,7 +55,7 @@ seed() {
 
 # --- BASIC_AUTH_USER / BASIC_AUTH_PASS
 secret='Sup3r-s3cret-pw'
-start_stack BASIC_AUTH_USER=admin BASIC_AUTH_PASS="$secret" DEPTH_DYNAMIC=true ENABLE_METRICS=true || finish
+start_stack AUTH_FAILURE_LIMIT=0 BASIC_AUTH_USER=admin BASIC_AUTH_PASS="$secret" DEPTH_DYNAMIC=true ENABLE_METRICS=true || finish
 seed admin "$secret" basic
 matrix "BASIC_AUTH_USER" admin "$secret"
 check_status "/health needs no credentials" 200 "$BASE/health"
@@ -67,7 +67,7 @@ mkdir -p "$TMP/logs1" && cp "$STATE"/nginx/*.log "$TMP/logs1/"
 rm -rf "$STORAGE" "$STATE"
 hp=$TMP/htpasswd
 htpasswd -B -C 5 -b -c "$hp" alice 'alice-Secret-9' 2>/dev/null
-start_stack HTPASSWD_FILE="$hp" DEPTH_DYNAMIC=true ENABLE_METRICS=true || finish
+start_stack AUTH_FAILURE_LIMIT=0 HTPASSWD_FILE="$hp" DEPTH_DYNAMIC=true ENABLE_METRICS=true || finish
 seed alice 'alice-Secret-9' htpasswd
 matrix "HTPASSWD_FILE" alice 'alice-Secret-9'
 stop_stack
@@ -79,7 +79,7 @@ check "refused requests are logged (401 in nginx's access log)" grep -q '" 401 '
 
 # --- API_RATE_LIMIT: nginx's limit_req per client address.
 rm -rf "$STORAGE" "$STATE"
-start_stack BASIC_AUTH_USER=admin BASIC_AUTH_PASS="$secret" API_RATE_LIMIT=5r/s API_RATE_BURST=5 || finish
+start_stack AUTH_FAILURE_LIMIT=0 BASIC_AUTH_USER=admin BASIC_AUTH_PASS="$secret" API_RATE_LIMIT=5r/s API_RATE_BURST=5 || finish
 codes=$TMP/codes
 : >"$codes"
 for _ in $(seq 1 40); do
