@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +92,52 @@ static void serve(struct app *app, FCGX_Request *fx)
 	req_end(&r);
 }
 
+/* The database file a connection was opened on. */
+struct db_identity {
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Opens the database with the worker's small page cache and notes which
+ * file it is. */
+static cd_rc open_db(const struct cd_config *cfg, struct store **s, struct db_identity *id,
+                     cd_err *err)
+{
+	struct stat st;
+	cd_rc rc = store_open(cfg->db_path, s, err);
+	if (rc != CD_OK)
+		return rc;
+	if (store_set_cache_kib(*s, WORKER_CACHE_KIB, err) != CD_OK)
+		log_warn("keeping the default database cache size: %s", err->msg);
+	memset(id, 0, sizeof *id);
+	if (stat(cfg->db_path, &st) == 0) {
+		id->dev = st.st_dev;
+		id->ino = st.st_ino;
+	}
+	return CD_OK;
+}
+
+/* When the indexer has moved a damaged database aside and made a new one,
+ * this connection still points at the old file: reopen on the new one
+ * (one stat per request; keeps the old connection if the new one fails). */
+static void follow_db(const struct cd_config *cfg, struct store **s, struct db_identity *id)
+{
+	struct stat st;
+	if (stat(cfg->db_path, &st) != 0 || (st.st_dev == id->dev && st.st_ino == id->ino))
+		return;
+	struct store *fresh;
+	struct db_identity fresh_id;
+	cd_err err;
+	if (open_db(cfg, &fresh, &fresh_id, &err) != CD_OK) {
+		log_warn("the database file was replaced but cannot be opened yet: %s", err.msg);
+		return;
+	}
+	store_close(*s);
+	*s = fresh;
+	*id = fresh_id;
+	log_info("the database file was replaced: reopened it");
+}
+
 int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
                 struct metrics *metrics, int listen_fd)
 {
@@ -118,12 +165,11 @@ int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	sigprocmask(SIG_BLOCK, &stops, NULL);
 
-	if (store_open(cfg->db_path, &app.store, &err) != CD_OK) {
+	struct db_identity db_id;
+	if (open_db(cfg, &app.store, &db_id, &err) != CD_OK) {
 		log_error("cannot open the database: %s", err.msg);
 		return 1;
 	}
-	if (store_set_cache_kib(app.store, WORKER_CACHE_KIB, &err) != CD_OK)
-		log_warn("keeping the default database cache size: %s", err.msg);
 	if (auth_open(cfg->basic_user, cfg->basic_pass, cfg->htpasswd_file, &app.auth,
 	              &err) != CD_OK) {
 		log_error("%s", err.msg);
@@ -149,6 +195,7 @@ int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
 			status = 1;
 			break;
 		}
+		follow_db(cfg, &app.store, &db_id);
 		serve(&app, &fx);
 		FCGX_Finish_r(&fx);
 	}
