@@ -97,6 +97,12 @@ static bool route_enabled(const struct route *rt, const struct app *app)
 
 /* Shape match: on success *start is the first repo segment and *nrepo their
  * number, and params holds the ":x" segments. */
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
 static bool route_match(const struct route *rt, const struct req *r, int *start,
                         int *nrepo, char **params)
 {
@@ -131,6 +137,12 @@ static bool route_match(const struct route *rt, const struct req *r, int *start,
 			return false;
 		}
 	}
+	/* With DEPTH_DYNAMIC, /api/charts/x.tgz is both a chart named x.tgz at
+	 * depth 0 and a download from repo "api": a file name wins, as Helm
+	 * fetches it and no chart is named like its own package file. */
+	if (cfg->depth_dynamic && (rt->flags & RF_API) && np >= 1 && params[0] != NULL &&
+	    pat.n == 2 && ends_with(params[0], ".tgz") + ends_with(params[0], ".tgz.prov") > 0)
+		return false;
 	*start = s;
 	*nrepo = repo_n;
 	return true;

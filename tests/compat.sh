@@ -1,19 +1,21 @@
 # tests/compat.sh — helpers for the ChartMuseum compatibility tests
 # (tests/integration/7x-*.sh), sourced after tests/lib.sh.
 #
-# Each of those files runs its scenarios in four configurations: DEPTH 0
-# and DEPTH 2, each without and with CONTEXT_PATH=/my/crazy/path:
+# Each of those files runs its scenarios in eight configurations: DEPTH 0,
+# 1, 2 and 3, each without and with CONTEXT_PATH=/my/crazy/path:
 #
 #   for cfg in "${COMPAT_CONFIGS[@]}"; do
 #       compat_start "$cfg" BASIC_AUTH_USER=u BASIC_AUTH_PASS=p || continue
 #       check_status "$C: GET $A/charts answers 200" 200 "$BASE$A/charts"
 #   done
 #
-# compat_start sets P (the repo prefix: "" or /org/team), A (/api + P), C
+# compat_start sets P (the repo prefix: "", /org, /org/team or
+# /org/team/repo at depth 0 to 3), A (/api + P), C
 # (the configuration, for check names), ORIGIN (scheme://host:port, no
 # context path) and starts a fresh stack with empty storage and state.
 
-COMPAT_CONFIGS=("0 -" "0 /my/crazy/path" "2 -" "2 /my/crazy/path")
+COMPAT_CONFIGS=("0 -" "0 /my/crazy/path" "1 -" "1 /my/crazy/path"
+	"2 -" "2 /my/crazy/path" "3 -" "3 /my/crazy/path")
 COMPAT_N=0
 
 # compat_start "DEPTH CONTEXT|-" [VAR=value ...]
@@ -26,7 +28,12 @@ compat_start() {
 	STORAGE=$TMP/c$COMPAT_N/storage
 	STATE=$TMP/c$COMPAT_N/state
 	CTX=$ctx
-	if [ "$depth" = 0 ]; then P=; else P=/org/team; fi
+	case "$depth" in
+	0) P= ;;
+	1) P=/org ;;
+	2) P=/org/team ;;
+	*) P=/org/team/repo ;;
+	esac
 	A=/api$P
 	C="depth $depth${ctx:+, context $ctx}"
 	local args=(DEPTH="$depth" "$@")

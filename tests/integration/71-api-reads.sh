@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3, behaviour 3, 5, 15 and 16, at DEPTH 0 and 2, without and with
+# Issue 3, behaviour 3, 5, 15 and 16, at DEPTH 0 to 3, without and with
 # CONTEXT_PATH: the chart listing and its paging, a version by exact
 # number, `latest` or SemVer constraint, its templates and values, the
 # context path, and basic auth with and without AUTH_ANONYMOUS_GET.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3, behaviour 10 to 13, at DEPTH 0 and 2, without and with
+# Issue 3, behaviour 10 to 13, at DEPTH 0 to 3, without and with
 # CONTEXT_PATH: ALLOW_OVERWRITE, MAX_STORAGE_OBJECTS, PER_CHART_LIMIT (raw
 # and multipart) and MAX_UPLOAD_SIZE.
 . "$(dirname "$0")/../lib.sh"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 3, behaviour 14 and 17 and the rest of the worker's surface, at
-# DEPTH 0 and 2, without and with CONTEXT_PATH: DISABLE_API, DISABLE_DELETE,
+# DEPTH 0 to 3, without and with CONTEXT_PATH: DISABLE_API, DISABLE_DELETE,
 # ENABLE_METRICS (gauges named as ChartMuseum's, counters shared by every
 # worker), ARTIFACT_HUB_REPO_ID, the welcome page, LOG_HEALTH and DEBUG.
 . "$(dirname "$0")/../lib.sh"
@@ -10,8 +10,13 @@ auth=(-u u:p)
 c010=$(compat_chart mychart 0.1.0)
 c020=$(compat_chart mychart 0.2.0)
 
-# Repo prefixes of the metrics scenario: "a" and "b" beside P.
-repo_of() { if [ -z "$P" ]; then echo ""; else echo "org/$1"; fi; }
+# Repo prefixes of the metrics scenario: "a" and "b" beside P (P's last
+# segment replaced: "a" at depth 1, "org/a" at 2, "org/team/a" at 3).
+repo_of() {
+	if [ -z "$P" ]; then echo ""; return; fi
+	local parent=${P#/}
+	case "$parent" in */*) echo "${parent%/*}/$1" ;; *) echo "$1" ;; esac
+}
 
 # The value of one sample in the last body ("" when absent).
 sample() {
@@ -100,15 +105,15 @@ for cfg in "${COMPAT_CONFIGS[@]}"; do
 		http "${auth[@]}" "$BASE$pb/artifacthub-repo.yml"
 		check "$C: GET $pb/artifacthub-repo.yml answers repositoryID: id-b" \
 			test "$LAST_STATUS $(cat "$LAST_BODY")" = "200 repositoryID: id-b"
-		check_jq "$C: GET /org/c/artifacthub-repo.yml answers 404" 404 \
-			'. == {"error": "Artifact Hub repository ID not found"}' "${auth[@]}" "$BASE/org/c/artifacthub-repo.yml"
+		check_jq "$C: GET /$(repo_of c)/artifacthub-repo.yml answers 404" 404 \
+			'. == {"error": "Artifact Hub repository ID not found"}' "${auth[@]}" "$BASE/$(repo_of c)/artifacthub-repo.yml"
 	fi
 	check "$C: artifacthub-repo.yml is application/x-yaml" test "$(last_header content-type)" = application/x-yaml \
 		-o "$LAST_STATUS" = 404
 	check_status "$C: artifacthub-repo.yml needs credentials like other reads" 401 "$BASE$pa/artifacthub-repo.yml"
 
 	# The welcome page, and what GET P/charts/<file> serves.
-	if [ -n "$P" ]; then want='["org/a","org/b"]'; else want='[""]'; fi
+	if [ -n "$P" ]; then want="[\"$ra\",\"$rb\"]"; else want='[""]'; fi
 	check_jq "$C: GET / with Accept: application/json lists the repos" 200 ".repos == $want" \
 		"${auth[@]}" -H 'Accept: application/json' "$BASE/"
 	check_body_contains "$C: GET / with Accept: application/yaml lists the repos" "repos:" \
