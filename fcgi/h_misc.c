@@ -176,6 +176,43 @@ static int count_chart(const struct store_chart *c, void *vctx)
 
 /* GET /metrics (ENABLE_METRICS): ChartMuseum's per-repo gauges, counted
  * from the store on each scrape, then the counters every worker shares. */
+/* The indexer's totals, which it records in the db after each pass; absent
+ * until its first pass ends, then counters since it started. */
+static cd_rc render_indexer_stats(struct store *s, struct buf *b)
+{
+	static const struct {
+		const char *key, *name, *type, *help;
+	} fields[] = {
+		{ "passes", "chartdepot_indexer_passes_total", "counter",
+		  "Reconcile passes of storage that changed something, or full passes." },
+		{ "hashed", "chartdepot_indexer_files_hashed_total", "counter",
+		  "Chart files read and hashed." },
+		{ "invalid", "chartdepot_indexer_files_invalid_total", "counter",
+		  "Files found not to be valid charts." },
+		{ "removed", "chartdepot_indexer_rows_removed_total", "counter",
+		  "Index rows dropped because their file left storage." },
+		{ "last_pass_seconds", "chartdepot_indexer_last_pass_duration_seconds", "gauge",
+		  "Duration of the last recorded pass." },
+		{ "last_pass_unix", "chartdepot_indexer_last_pass_timestamp_seconds", "gauge",
+		  "When the last recorded pass ended (Unix time)." },
+	};
+	char *text = NULL;
+	if (store_setting_get(s, "indexer.stats", &text, NULL) != CD_OK || text == NULL)
+		return CD_OK;
+	json_t *stats = json_loads(text, 0, NULL);
+	free(text);
+	cd_rc rc = CD_OK;
+	for (size_t i = 0; stats && rc == CD_OK && i < sizeof fields / sizeof fields[0]; i++) {
+		json_t *v = json_object_get(stats, fields[i].key);
+		if (json_is_number(v))
+			rc = buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", fields[i].name,
+			                fields[i].help, fields[i].name, fields[i].type,
+			                fields[i].name, json_number_value(v));
+	}
+	json_decref(stats);
+	return rc;
+}
+
 cd_rc h_metrics(struct req *r, cd_err *err)
 {
 	struct repo_list l = { 0 };
@@ -199,6 +236,8 @@ cd_rc h_metrics(struct req *r, cd_err *err)
 		rc = metrics_render_repos(l.v, l.n, &b);
 	if (rc == CD_OK)
 		rc = metrics_render(r->app->metrics, route_names(), &b);
+	if (rc == CD_OK)
+		rc = render_indexer_stats(r->app->store, &b);
 	if (rc == CD_OK)
 		respond_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 	for (size_t i = 0; i < l.n; i++)

@@ -57,6 +57,13 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double now_unix(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: chartdepot-indexer [--config PATH] [--once | --print-index [repo]]\n"
@@ -126,6 +133,31 @@ static void log_pass(const char *what, const struct pass_stats *ps, double secs,
 	         ps->hashed, ps->unchanged, ps->bad, secs);
 	if (ps->removed)
 		log_info("dropped %ld index rows whose files are gone from storage", ps->removed);
+}
+
+/* Totals since this indexer started, kept in the db for the workers'
+ * /metrics (they cannot see the indexer's memory). */
+static struct {
+	long passes, hashed, invalid, removed;
+} indexer_totals;
+
+/* Adds a pass to the totals and records them with the pass's duration;
+ * a failure to record is only logged: statistics never stop indexing. */
+static void record_pass(struct store *s, const struct pass_stats *ps, double secs)
+{
+	cd_err err;
+	char text[256];
+	indexer_totals.passes++;
+	indexer_totals.hashed += ps->hashed;
+	indexer_totals.invalid += ps->bad;
+	indexer_totals.removed += ps->removed;
+	snprintf(text, sizeof text,
+	         "{\"passes\":%ld,\"hashed\":%ld,\"invalid\":%ld,\"removed\":%ld,"
+	         "\"last_pass_seconds\":%.6f,\"last_pass_unix\":%.3f}",
+	         indexer_totals.passes, indexer_totals.hashed, indexer_totals.invalid,
+	         indexer_totals.removed, secs, now_unix());
+	if (s != NULL && store_setting_put(s, "indexer.stats", text, &err) != CD_OK)
+		log_warn("cannot record the indexer statistics: %s", err.msg);
 }
 
 /* ---- the watch loop ---------------------------------------------------------- */
@@ -223,6 +255,7 @@ static void watch_loop(struct indexer *ix, struct watch *w)
 			double t0 = now_s();
 			cd_rc rc = reconcile_full(ix, &ps);
 			log_pass("reconciled:", &ps, now_s() - t0, false);
+			record_pass(ix->s, &ps, now_s() - t0);
 			if (ps.interrupted)
 				break;
 			reconcile_render(ix, false);
@@ -233,9 +266,11 @@ static void watch_loop(struct indexer *ix, struct watch *w)
 			double t0 = now_s();
 			cd_rc rc = reconcile_some(ix, &pd.dirs, &pd.files, &ps);
 			pending_clear(&pd);
-			if (ps.hashed || ps.removed || ps.bad)
+			if (ps.hashed || ps.removed || ps.bad) {
 				log_debug("changes: %ld hashed, %ld invalid, %ld removed in %.3f s",
 				          ps.hashed, ps.bad, ps.removed, now_s() - t0);
+				record_pass(ix->s, &ps, now_s() - t0);
+			}
 			if (ps.interrupted)
 				break;
 			reconcile_render(ix, false);
@@ -429,6 +464,7 @@ int main(int argc, char **argv)
 			if (write_ready(cfg.state_dir, &ps) != 0)
 				log_error("cannot write %s: %s", ready, strerror(errno));
 			log_pass("indexed", &ps, now_s() - t0, true);
+			record_pass(ix.s, &ps, now_s() - t0);
 			reconcile_render(&ix, true);
 			if (rc != CD_OK)
 				status = once ? 1 : 0;

@@ -1186,7 +1186,7 @@ cd_rc store_each_chart(struct store *s, const char *repo, const char *name,
 /* ---- settings -------------------------------------------------------- */
 
 /* The recorded setting key into *value (malloc'd, NULL when unset). */
-static cd_rc setting_get(struct store *s, const char *key, char **value, cd_err *err)
+cd_rc store_setting_get(struct store *s, const char *key, char **value, cd_err *err)
 {
 	sqlite3_stmt *st;
 	int r = sqlite3_prepare_v2(s->db, "SELECT value FROM setting WHERE key = ?1", -1, &st, NULL);
@@ -1205,7 +1205,7 @@ static cd_rc setting_get(struct store *s, const char *key, char **value, cd_err 
 	return rc;
 }
 
-static cd_rc setting_put(struct store *s, const char *key, const char *value, cd_err *err)
+cd_rc store_setting_put(struct store *s, const char *key, const char *value, cd_err *err)
 {
 	sqlite3_stmt *st;
 	int r = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO setting(key, value) VALUES(?1, ?2)",
@@ -1278,7 +1278,7 @@ cd_rc store_sync_chart_url(struct store *s, const char *chart_url, cd_err *err)
 {
 	char *old = NULL;
 	const char *url = chart_url ? chart_url : "";
-	cd_rc rc = setting_get(s, "chart_url", &old, err);
+	cd_rc rc = store_setting_get(s, "chart_url", &old, err);
 	bool same = rc == CD_OK && old != NULL && strcmp(old, url) == 0;
 	free(old);
 	if (rc != CD_OK || same)
@@ -1290,7 +1290,7 @@ cd_rc store_sync_chart_url(struct store *s, const char *chart_url, cd_err *err)
 	while (rc == CD_OK && n == RERENDER_CHUNK)
 		rc = rerender_chunk(s, url, &rowid, &n, err);
 	if (rc == CD_OK)
-		rc = setting_put(s, "chart_url", url, err);
+		rc = store_setting_put(s, "chart_url", url, err);
 	if (rc == CD_OK && rowid > 0)
 		log_info("store: re-rendered the index entries for a new CHART_URL");
 	return write_end(s, rc, err);

@@ -153,4 +153,9 @@ cd_rc store_put_bad_file(struct store *s, const char *repo, const char *file,
 bool store_is_known_bad(struct store *s, const char *repo, const char *file,
                         const struct storage_stat *st);
 
+/* A small key/value row (*value malloc'd, NULL when the key is absent):
+ * the CHART_URL the entries were rendered with, the indexer's statistics. */
+cd_rc store_setting_get(struct store *s, const char *key, char **value, cd_err *err);
+cd_rc store_setting_put(struct store *s, const char *key, const char *value, cd_err *err);
+
 #endif

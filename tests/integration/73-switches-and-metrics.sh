@@ -92,6 +92,18 @@ for cfg in "${COMPAT_CONFIGS[@]}"; do
 	http "${auth[@]}" "$BASE/metrics"
 	check "$C, metrics: chartdepot_uploads_total{result=\"conflict\"} 1" \
 		test "$(sample 'chartdepot_uploads_total{result="conflict"}')" = 1
+	# The indexer's totals, recorded in the db after each pass.
+	check "$C, metrics: the indexer's first pass is counted" \
+		test "$(sample chartdepot_indexer_passes_total)" -ge 1
+	printf 'not a chart' >"$STORAGE$pa/garbage-1.0.0.tgz"
+	indexer_saw_garbage() {
+		http "${auth[@]}" "$BASE/metrics"
+		[ "$(sample chartdepot_indexer_files_invalid_total)" -ge 1 ] 2>/dev/null &&
+			[ "$(sample chartdepot_indexer_files_hashed_total)" -ge 1 ] 2>/dev/null
+	}
+	check "$C, metrics: an invalid file copied into storage is read and counted invalid" \
+		wait_until 20 indexer_saw_garbage
+	rm -f "$STORAGE$pa/garbage-1.0.0.tgz"
 
 	# ARTIFACT_HUB_REPO_ID.
 	if [ -z "$P" ]; then
