@@ -271,10 +271,31 @@ static void stop_all(struct child *kids, int n, const sigset_t *wait_set)
 	}
 }
 
+/* The settings nginx needs too, resolved (environment over config file),
+ * as NAME=value lines for scripts/run-local; a value with a line break is
+ * left out rather than split. */
+static void print_nginx_settings(const struct cd_config *cfg)
+{
+	const struct {
+		const char *name, *value;
+	} v[] = {
+		{ "STORAGE_LOCAL_ROOTDIR", cfg->storage_root },
+		{ "STATE_DIR", cfg->state_dir },
+		{ "FCGI_SOCKET", cfg->fcgi_socket },
+		{ "TLS_CERT", cfg->tls_cert },
+		{ "TLS_KEY", cfg->tls_key },
+		{ "TLS_CA_CERT", cfg->tls_ca_cert },
+	};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+		if (v[i].value != NULL && v[i].value[0] != '\0' && strchr(v[i].value, '\n') == NULL)
+			printf("%s=%s\n", v[i].name, v[i].value);
+	printf("PORT=%d\nMAX_UPLOAD_SIZE=%lld\n", cfg->port, cfg->max_upload_size);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
-	        "usage: chartdepot-fcgi [--config FILE] [--version]\n"
+	        "usage: chartdepot-fcgi [--config FILE] [--version] [--print-nginx-settings]\n"
 	        "Serves the chartdepot FastCGI API; configured by environment variables\n"
 	        "(STORAGE_LOCAL_ROOTDIR, STATE_DIR, FCGI_SOCKET, WORKERS, ...) over the\n"
 	        "ChartMuseum YAML config file that --config or CONFIG names.\n");
@@ -286,11 +307,14 @@ int main(int argc, char **argv)
 	cd_err err;
 	sigset_t set;
 	bool owned = false;
+	bool print_settings = false;
 
 	for (int i = 1; i < argc; i++) {
 		int w = config_option_width(argc, argv, i);
 		if (w > 0) {
 			i += w - 1; /* read by config_from_args */
+		} else if (strcmp(argv[i], "--print-nginx-settings") == 0) {
+			print_settings = true;
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("chartdepot-fcgi %s\n", CHARTDEPOT_VERSION);
 			return 0;
@@ -302,6 +326,11 @@ int main(int argc, char **argv)
 	if (config_from_args(argc, argv, &cfg, &err) != CD_OK) {
 		fprintf(stderr, "chartdepot-fcgi: %s\n", err.msg);
 		return 1;
+	}
+	if (print_settings) {
+		print_nginx_settings(&cfg);
+		config_free(&cfg);
+		return 0;
 	}
 	log_setup("chartdepot-fcgi", cfg.log_json, cfg.debug);
 	struct fcgi_options opts;
