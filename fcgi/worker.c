@@ -99,21 +99,23 @@ struct db_identity {
 };
 
 /* Opens the database with the worker's small page cache and notes which
- * file it is. */
+ * file it is.  The file is identified before opening: if the indexer swaps
+ * it in between, the next request sees a change and reopens once more,
+ * whereas identifying it after could miss a swap for good. */
 static cd_rc open_db(const struct cd_config *cfg, struct store **s, struct db_identity *id,
                      cd_err *err)
 {
 	struct stat st;
-	cd_rc rc = store_open(cfg->db_path, s, err);
-	if (rc != CD_OK)
-		return rc;
-	if (store_set_cache_kib(*s, WORKER_CACHE_KIB, err) != CD_OK)
-		log_warn("keeping the default database cache size: %s", err->msg);
 	memset(id, 0, sizeof *id);
 	if (stat(cfg->db_path, &st) == 0) {
 		id->dev = st.st_dev;
 		id->ino = st.st_ino;
 	}
+	cd_rc rc = store_open(cfg->db_path, s, err);
+	if (rc != CD_OK)
+		return rc;
+	if (store_set_cache_kib(*s, WORKER_CACHE_KIB, err) != CD_OK)
+		log_warn("keeping the default database cache size: %s", err->msg);
 	return CD_OK;
 }
 
