@@ -4,7 +4,9 @@
  * streamed to the file so a 130,000-entry index never sits in memory.
  * Files are named by the repo generation they show and rendered once per
  * generation under flock(2): readers that find the file missing wait for
- * the one render instead of starting their own. */
+ * the one render instead of starting their own.  A render after a change
+ * copies the blocks unchanged since the previous file from that file (its
+ * map says where they are) and reads only the changed ones from the db. */
 #include "index.h"
 #include "log.h"
 #include "storage.h"
@@ -14,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,10 +113,24 @@ void index_now_rfc3339(char out[64])
 /* A buffered writer to a file descriptor; the first error sticks. */
 struct out {
 	int fd;
-	int err;  /* errno of the first failed write, 0 when none */
+	int err;      /* errno of the first failed write, 0 when none */
+	bool no_cfr;  /* copy_file_range cannot serve this pair of files */
+	uint64_t pos; /* bytes given so far: the file offset of the next one */
+	uint64_t copied; /* of which copied from another file */
 	size_t len;
 	char buf[32768];
 };
+
+/* A zeroed writer to fd (malloc'd: the buffer is too big for a stack). */
+static struct out *out_new(int fd)
+{
+	struct out *o = malloc(sizeof *o);
+	if (o != NULL) {
+		memset(o, 0, offsetof(struct out, buf));
+		o->fd = fd;
+	}
+	return o;
+}
 
 static void out_flush(struct out *o)
 {
@@ -134,6 +151,7 @@ static void out_flush(struct out *o)
 
 static void out_write(struct out *o, const char *s, size_t len)
 {
+	o->pos += len;
 	if (o->len + len > sizeof o->buf)
 		out_flush(o);
 	if (len >= sizeof o->buf) { /* a big block goes straight out */
@@ -157,6 +175,42 @@ static void out_write(struct out *o, const char *s, size_t len)
 static void out_puts(struct out *o, const char *s)
 {
 	out_write(o, s, strlen(s));
+}
+
+/* Appends len bytes of in_fd from offset off: copy_file_range, so the
+ * kernel moves them (or shares them, on a file system with reflinks);
+ * pread and write where it cannot. */
+static void out_copy(struct out *o, int in_fd, uint64_t off, uint64_t len)
+{
+	out_flush(o);
+	o->pos += len;
+	o->copied += len;
+	while (len > 0 && o->err == 0) {
+		ssize_t n;
+		if (!o->no_cfr) {
+			loff_t from = (loff_t)off;
+			n = copy_file_range(in_fd, &from, o->fd, NULL, len, 0);
+			if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+			              errno == EOPNOTSUPP)) {
+				o->no_cfr = true;
+				continue;
+			}
+		} else {
+			n = pread(in_fd, o->buf, len < sizeof o->buf ? len : sizeof o->buf, (off_t)off);
+			if (n > 0) {
+				o->len = (size_t)n;
+				out_flush(o);
+			}
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) { /* 0: the file is shorter than its map said */
+			o->err = n < 0 ? errno : EIO;
+			break;
+		}
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
 }
 
 /* Writes s as a JSON string (UTF-8 kept, controls escaped). */
@@ -184,44 +238,453 @@ static void out_json_string(struct out *o, const char *s)
 	out_write(o, "\"", 1);
 }
 
+/* ---- maps of rendered files ------------------------------------------ */
+
+/* Beside each rendered <gen>.<ext> lies <gen>.<ext>.map, saying where each
+ * name's block sits in it, so the next generation's file copies the blocks
+ * that did not change since (out_copy) and takes only the changed ones
+ * from the db: a render costs what changed, not the repo.  Native byte
+ * order (the file never leaves this machine):
+ *   "cdmap01\n", u64 gen, format, size, inode and mtime_ns of the file,
+ *   str context path, str CHART_URL the blocks were rendered with,
+ *   u64 count, count × (u64 offset, u64 length, str name) in file order,
+ *   u64 FNV-1a of all the bytes before it;
+ * a str is a u32 length, the bytes and a NUL.  An entry spans the name's
+ * block without the separator before it ("entries:\n" or nothing in YAML,
+ * "{" or "," in JSON): the renderer writes that one, so a copied run of
+ * blocks only carries the "," between them, which never changes. */
+
+#define MAP_MAGIC "cdmap01\n"
+#define MAP_MAX_BYTES (1 << 30)
+
+/* One block of an earlier file. */
+struct map_ent {
+	const char *name; /* in base.raw */
+	uint64_t off, len;
+	size_t idx;       /* its place in the file */
+};
+
+/* The file of an earlier generation and its map, checked against each
+ * other: the base a render copies unchanged blocks from. */
+struct base {
+	int64_t gen;
+	int fd;
+	char *raw;                /* the map file */
+	struct map_ent *ent;      /* file (and name) order */
+	struct map_ent **by_name; /* sorted by strcmp, for lookups */
+	size_t n;
+};
+
+/* The map of the file being rendered. */
+struct newmap {
+	struct buf b; /* its entries */
+	uint64_t n;
+};
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= c[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+#define FNV_SEED 14695981039346656037ULL
+
+static uint64_t stat_mtime_ns(const struct stat *st)
+{
+	return (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+}
+
+static cd_rc put_u64(struct buf *b, uint64_t v)
+{
+	return buf_append(b, &v, sizeof v);
+}
+
+static cd_rc put_str(struct buf *b, const char *s)
+{
+	uint32_t n = (uint32_t)strlen(s);
+	cd_rc rc = buf_append(b, &n, sizeof n);
+	return rc != CD_OK ? rc : buf_append(b, s, (size_t)n + 1);
+}
+
+/* A cursor over map bytes; every read checks the bounds. */
+struct rd {
+	const char *p, *end;
+};
+
+static bool get_u64(struct rd *r, uint64_t *v)
+{
+	if ((size_t)(r->end - r->p) < sizeof *v)
+		return false;
+	memcpy(v, r->p, sizeof *v);
+	r->p += sizeof *v;
+	return true;
+}
+
+static bool get_str(struct rd *r, const char **s)
+{
+	uint32_t n;
+	if ((size_t)(r->end - r->p) < sizeof n)
+		return false;
+	memcpy(&n, r->p, sizeof n);
+	r->p += sizeof n;
+	if ((size_t)(r->end - r->p) <= n || r->p[n] != '\0' || memchr(r->p, '\0', n) != NULL)
+		return false;
+	*s = r->p;
+	r->p += n + 1;
+	return true;
+}
+
+static int ent_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct map_ent *const *)a)->name, (*(struct map_ent *const *)b)->name);
+}
+
+static void base_free(struct base *b)
+{
+	if (b == NULL)
+		return;
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b->raw);
+	free(b->ent);
+	free(b->by_name);
+	free(b);
+}
+
+/* Checks b->raw (size bytes) as the map of the file data shows, for the
+ * settings in effect; NULL when it holds, else why not.  *odd tells a
+ * damaged or inconsistent map from one rendered with other settings. */
+static const char *map_parse(struct base *b, size_t size, enum store_format fmt,
+                             const struct stat *data, const char *ctxp, const char *url,
+                             bool *odd)
+{
+	struct rd r = { b->raw, b->raw + size };
+	uint64_t gen, f, fsize, ino, mtime, count, sum, end = 0, sep = fmt == STORE_JSON;
+	const char *c, *u;
+
+	*odd = true;
+	if (size < sizeof MAP_MAGIC - 1 + sizeof sum || memcmp(b->raw, MAP_MAGIC, 8) != 0)
+		return "its map is not a map";
+	memcpy(&sum, b->raw + size - sizeof sum, sizeof sum);
+	if (fnv1a(FNV_SEED, b->raw, size - sizeof sum) != sum)
+		return "its map is damaged";
+	r.p += 8;
+	r.end -= sizeof sum;
+	if (!get_u64(&r, &gen) || !get_u64(&r, &f) || !get_u64(&r, &fsize) || !get_u64(&r, &ino) ||
+	    !get_u64(&r, &mtime) || !get_str(&r, &c) || !get_str(&r, &u) || !get_u64(&r, &count))
+		return "its map is truncated";
+	if ((int64_t)gen != b->gen || fsize != (uint64_t)data->st_size ||
+	    ino != (uint64_t)data->st_ino || mtime != stat_mtime_ns(data))
+		return "its map describes another file";
+	*odd = false;
+	if (f != (uint64_t)fmt || strcmp(c, ctxp) != 0 || strcmp(u, url) != 0)
+		return "it was rendered with other settings";
+	*odd = true;
+	if (count > (uint64_t)(r.end - r.p) / (2 * sizeof(uint64_t) + sizeof(uint32_t) + 1))
+		return "its map is truncated";
+	if (count > 0 && ((b->ent = malloc(count * sizeof *b->ent)) == NULL ||
+	                  (b->by_name = malloc(count * sizeof *b->by_name)) == NULL))
+		return "out of memory";
+	for (size_t i = 0; i < count; i++) {
+		struct map_ent *e = &b->ent[i];
+		if (!get_u64(&r, &e->off) || !get_u64(&r, &e->len) || !get_str(&r, &e->name))
+			return "its map is truncated";
+		if (e->len == 0 || (i == 0 ? e->off == 0 : e->off != end + sep) ||
+		    e->off > fsize || e->len > fsize - e->off)
+			return "its map does not fit its file";
+		end = e->off + e->len;
+		e->idx = i;
+		b->by_name[i] = e;
+	}
+	if (r.p != r.end)
+		return "its map is longer than its entries";
+	b->n = count;
+	if (count > 0)
+		qsort(b->by_name, count, sizeof *b->by_name, ent_cmp);
+	for (size_t i = 1; i < count; i++)
+		if (strcmp(b->by_name[i - 1]->name, b->by_name[i]->name) == 0)
+			return "its map names a chart twice";
+	return NULL;
+}
+
+/* True with *found = the newest generation below gen that has a <n>.<ext>
+ * file in dir.  Only the newest counts: a file without a map (written by an
+ * older chartdepot) stands for every older one. */
+static bool newest_below(const char *dir, const char *ext, int64_t gen, int64_t *found)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool any = false;
+	if (d == NULL)
+		return false;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		errno = 0;
+		long long n = strtoll(de->d_name, &end, 10);
+		if (errno != 0 || *end != '.' || strcmp(end + 1, ext) != 0 || n >= gen)
+			continue;
+		if (!any || n > *found)
+			*found = n;
+		any = true;
+	}
+	closedir(d);
+	return any;
+}
+
+/* Reads all of fd (size bytes) into p. */
+static bool read_all(int fd, char *p, size_t size)
+{
+	while (size > 0) {
+		ssize_t n = read(fd, p, size);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		size -= (size_t)n;
+	}
+	return true;
+}
+
+/* The newest earlier file of dir with its map, when both can be trusted
+ * for a render of gen with these settings; NULL makes a full render. */
+static struct base *base_open(const char *dir, const char *ext, enum store_format fmt,
+                              int64_t gen, const char *ctxp, const char *url)
+{
+	struct base *b;
+	struct stat data, mst;
+	char path[4096];
+	const char *why = NULL;
+	bool odd = false;
+	int mfd = -1;
+	int64_t p = 0;
+
+	if (!newest_below(dir, ext, gen, &p) || (b = calloc(1, sizeof *b)) == NULL)
+		return NULL;
+	b->gen = p;
+	snprintf(path, sizeof path, "%s/%" PRId64 ".%s", dir, p, ext);
+	if ((b->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(b->fd, &data) != 0) {
+		why = "its file cannot be read";
+		odd = true;
+		goto fail;
+	}
+	snprintf(path, sizeof path, "%s/%" PRId64 ".%s.map", dir, p, ext);
+	if ((mfd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		why = "it has no map";
+		odd = errno != ENOENT;
+		goto fail;
+	}
+	if (fstat(mfd, &mst) != 0 || mst.st_size > MAP_MAX_BYTES ||
+	    (b->raw = malloc((size_t)mst.st_size + 1)) == NULL ||
+	    !read_all(mfd, b->raw, (size_t)mst.st_size)) {
+		why = "its map cannot be read";
+		odd = true;
+		goto fail;
+	}
+	why = map_parse(b, (size_t)mst.st_size, fmt, &data, ctxp, url, &odd);
+	if (why != NULL)
+		goto fail;
+	close(mfd);
+	return b;
+fail:
+	if (odd)
+		log_warn("index: not reusing the index file of generation %" PRId64 " in %s: %s",
+		         p, dir, why);
+	else
+		log_debug("index: not reusing the index file of generation %" PRId64 " in %s: %s",
+		          p, dir, why);
+	if (mfd >= 0)
+		close(mfd);
+	base_free(b);
+	return NULL;
+}
+
+/* The entry of b for name: hint (the entry after the last one used) when
+ * it is that name, as it is while the names go on in the same order. */
+static const struct map_ent *base_find(const struct base *b, const char *name, size_t hint)
+{
+	if (hint < b->n && strcmp(b->ent[hint].name, name) == 0)
+		return &b->ent[hint];
+	size_t lo = 0, hi = b->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, b->by_name[mid]->name);
+		if (c == 0)
+			return b->by_name[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* Writes all of p to fd. */
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Publishes <gen>.<ext>.map for the file just rendered to fd (before the
+ * file itself).  Best effort: without a map the next render is a full one,
+ * so a failure is logged and the index still served. */
+static bool write_map(const char *dir, const char *ext, int64_t gen, enum store_format fmt,
+                      int fd, const char *ctxp, const char *url, const struct newmap *m)
+{
+	struct stat st;
+	struct buf h = { 0 };
+	char tmp[4096], final[4096];
+	int mfd = -1, e = 0;
+
+	snprintf(tmp, sizeof tmp, "%s/.render-XXXXXX", dir);
+	snprintf(final, sizeof final, "%s/%" PRId64 ".%s.map", dir, gen, ext);
+	if (fstat(fd, &st) != 0 || buf_append(&h, MAP_MAGIC, 8) != CD_OK ||
+	    put_u64(&h, (uint64_t)gen) != CD_OK || put_u64(&h, (uint64_t)fmt) != CD_OK ||
+	    put_u64(&h, (uint64_t)st.st_size) != CD_OK || put_u64(&h, (uint64_t)st.st_ino) != CD_OK ||
+	    put_u64(&h, stat_mtime_ns(&st)) != CD_OK || put_str(&h, ctxp) != CD_OK ||
+	    put_str(&h, url) != CD_OK || put_u64(&h, m->n) != CD_OK) {
+		e = ENOMEM;
+		goto done;
+	}
+	uint64_t sum = fnv1a(fnv1a(FNV_SEED, h.data, h.len), m->b.data ? m->b.data : "", m->b.len);
+	if ((mfd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		e = errno;
+		goto done;
+	}
+	fchmod(mfd, 0644);
+	if ((e = write_all(mfd, h.data, h.len)) == 0 && (e = write_all(mfd, m->b.data, m->b.len)) == 0)
+		e = write_all(mfd, (const char *)&sum, sizeof sum);
+	if (close(mfd) != 0 && e == 0)
+		e = errno;
+	if (e == 0 && rename(tmp, final) != 0)
+		e = errno;
+	if (e != 0)
+		unlink(tmp);
+done:
+	if (e != 0)
+		log_warn("index: cannot write the map of an index file in %s (the next render"
+		         " will be a full one): %s", dir, strerror(e));
+	buf_free(&h);
+	return e == 0;
+}
+
 /* ---- rendering ------------------------------------------------------- */
 
 struct render {
 	struct out *out;
 	enum store_format fmt;
 	size_t blocks;
+	const struct base *base; /* NULL: every block comes from the db */
+	struct newmap *map;      /* NULL: no map wanted */
+	bool mismatch;           /* the db says base holds a block that it lacks */
+	bool nomem;
+	/* adjacent blocks of base not copied yet: from run_from, run_len bytes,
+	 * to go at run_at in the new file */
+	bool run;
+	uint64_t run_from, run_len, run_at;
+	size_t hint; /* the base entry after the last one used */
 };
 
-/* Appends one name's block: YAML text as stored, or "name":[...] in JSON. */
-static int render_block(const char *name, const char *text, size_t len, void *ctx)
+static void map_add(struct render *r, const char *name, uint64_t off, uint64_t len)
 {
-	struct render *r = ctx;
-	if (r->fmt == STORE_YAML) {
-		if (r->blocks == 0)
-			out_puts(r->out, "entries:\n");
-		out_write(r->out, text, len);
-	} else {
-		out_puts(r->out, r->blocks == 0 ? "{" : ",");
-		out_json_string(r->out, name);
-		out_write(r->out, ":", 1);
-		out_write(r->out, text, len);
-	}
-	r->blocks++;
-	return r->out->err != 0;
+	if (r->map == NULL)
+		return;
+	if (put_u64(&r->map->b, off) != CD_OK || put_u64(&r->map->b, len) != CD_OK ||
+	    put_str(&r->map->b, name) != CD_OK)
+		r->nomem = true;
+	r->map->n++;
 }
 
-/* Streams the whole index of repo (as of the caller's read snapshot). */
-static cd_rc render_index(struct store *s, const struct index_opts *o, const char *repo,
-                          enum store_format fmt, struct out *out, cd_err *err)
+static void run_flush(struct render *r)
 {
-	struct render r = { out, fmt, 0 };
+	if (r->run)
+		out_copy(r->out, r->base->fd, r->run_from, r->run_len);
+	r->run = false;
+}
+
+/* What goes before a block: "entries:" in YAML, "{" or "," in JSON. */
+static void put_separator(struct render *r)
+{
+	if (r->fmt == STORE_JSON)
+		out_puts(r->out, r->blocks == 0 ? "{" : ",");
+	else if (r->blocks == 0)
+		out_puts(r->out, "entries:\n");
+}
+
+/* Appends one name's block: YAML text as stored, or "name":[...] in JSON;
+ * without text (unchanged since base) the block of base, copied in one
+ * piece with its unchanged neighbours. */
+static int render_block(const char *name, int64_t gen, const char *text, size_t len, void *ctx)
+{
+	struct render *r = ctx;
+	(void)gen;
+	if (text == NULL) {
+		const struct map_ent *e = r->base ? base_find(r->base, name, r->hint) : NULL;
+		if (e == NULL) {
+			r->mismatch = true;
+			return 1;
+		}
+		if (!r->run || e->idx != r->hint) {
+			run_flush(r);
+			put_separator(r);
+			r->run = true;
+			r->run_from = e->off;
+			r->run_at = r->out->pos;
+		}
+		r->run_len = e->off + e->len - r->run_from;
+		map_add(r, name, r->run_at + (e->off - r->run_from), e->len);
+		r->hint = e->idx + 1;
+	} else {
+		run_flush(r);
+		put_separator(r);
+		uint64_t at = r->out->pos;
+		if (r->fmt == STORE_JSON) {
+			out_json_string(r->out, name);
+			out_write(r->out, ":", 1);
+		}
+		out_write(r->out, text, len);
+		map_add(r, name, at, r->out->pos - at);
+	}
+	r->blocks++;
+	return r->out->err != 0 || r->nomem;
+}
+
+/* Streams the whole index of repo (as of the caller's read snapshot), with
+ * the blocks unchanged since base copied from its file, and records their
+ * places in map.  *mismatch says the db and base disagree: nothing usable
+ * was written then, and the caller renders again without base. */
+static cd_rc render_index(struct store *s, const struct index_opts *o, const char *repo,
+                          enum store_format fmt, struct out *out, const struct base *base,
+                          struct newmap *map, bool *mismatch, cd_err *err)
+{
+	struct render r = { .out = out, .fmt = fmt, .base = base, .map = map };
 	char now[64];
 	const char *ctxp = o->context_path ? o->context_path : "";
 
 	out_puts(out, fmt == STORE_YAML ? "apiVersion: v1\n" : "{\"apiVersion\":\"v1\",\"entries\":");
-	cd_rc rc = store_each_block(s, repo, fmt, render_block, &r, err);
+	cd_rc rc = store_each_block_since(s, repo, fmt, base ? base->gen : INT64_MIN, render_block,
+	                                  &r, err);
 	if (rc != CD_OK)
 		return rc;
+	if ((*mismatch = r.mismatch))
+		return CD_OK;
+	run_flush(&r);
+	if (r.nomem)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
 	index_now_rfc3339(now);
 	if (fmt == STORE_YAML) {
 		if (r.blocks == 0)
@@ -266,15 +729,13 @@ static cd_rc render_index(struct store *s, const struct index_opts *o, const cha
 cd_rc index_write_fd(struct store *s, const struct index_opts *o, const char *repo,
                      enum store_format fmt, int fd, cd_err *err)
 {
-	struct out *out = malloc(sizeof *out);
+	struct out *out = out_new(fd);
+	bool mismatch;
 	if (out == NULL)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
-	out->fd = fd;
-	out->err = 0;
-	out->len = 0;
 	cd_rc rc = store_read_begin(s, err);
 	if (rc == CD_OK) {
-		rc = render_index(s, o, repo, fmt, out, err);
+		rc = render_index(s, o, repo, fmt, out, NULL, NULL, &mismatch, err);
 		store_read_end(s);
 	}
 	free(out);
@@ -310,13 +771,16 @@ static int mkdir_p(char *path)
 }
 
 /* Unlinks "<n>.<ext>" files in dir for generations below gen that were
- * last written more than INDEX_KEEP_OLD_S ago, and temp files a crashed
- * render left (called under the lock, so no render is in progress). */
+ * last written more than INDEX_KEEP_OLD_S ago, their "<n>.<ext>.map" at
+ * once (only a render reads a map, and the next one starts from gen's
+ * file), and temp files a crashed render left (called under the lock, so
+ * no render is in progress). */
 static void remove_old(const char *dir, int64_t gen, const char *ext)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	time_t now = time(NULL);
+	size_t extlen = strlen(ext);
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
@@ -329,7 +793,13 @@ static void remove_old(const char *dir, int64_t gen, const char *ext)
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
 		long long n = strtoll(de->d_name, &end, 10);
-		if (*end != '.' || strcmp(end + 1, ext) != 0 || n >= gen)
+		if (*end != '.' || n >= gen)
+			continue;
+		if (strncmp(end + 1, ext, extlen) == 0 && strcmp(end + 1 + extlen, ".map") == 0) {
+			unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		if (strcmp(end + 1, ext) != 0)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    now - sb.st_mtime < INDEX_KEEP_OLD_S)
@@ -339,15 +809,31 @@ static void remove_old(const char *dir, int64_t gen, const char *ext)
 	closedir(d);
 }
 
+static double elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 /* Reads the generation and, when <gen>.<ext> is missing, renders it from
- * the same read snapshot into a temp file renamed into place.  Called with
- * the directory lock held.  *gen receives the generation shown. */
+ * the same read snapshot into a temp file renamed into place, with its map
+ * beside it; the blocks unchanged since the newest earlier file are copied
+ * from that file when its map allows.  Called with the directory lock
+ * held.  *gen receives the generation shown. */
 static cd_rc render_file(struct store *s, const struct index_opts *o, const char *repo,
                          enum store_format fmt, const char *dir, const char *ext,
                          int64_t *gen, cd_err *err)
 {
-	char *tmp = NULL, *final = NULL;
+	char *tmp = NULL, *final = NULL, *url = NULL, mapfile[4096];
+	const char *ctxp = o->context_path ? o->context_path : "";
 	struct out *out = NULL;
+	struct base *base = NULL;
+	struct newmap map = { { 0 }, 0 };
+	bool mismatch = false, mapped = false;
+	int fd = -1;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cd_rc rc = store_read_begin(s, err);
 	if (rc != CD_OK)
 		return rc;
@@ -360,34 +846,73 @@ static cd_rc render_file(struct store *s, const struct index_opts *o, const char
 	}
 	if (access(final, F_OK) == 0)
 		goto done;
-	if (asprintf(&tmp, "%s/.render-XXXXXX", dir) < 0 || (out = malloc(sizeof *out)) == NULL) {
+	/* the CHART_URL the blocks were rendered with: a base must share it */
+	if ((rc = store_setting_get(s, "chart_url", &url, err)) != CD_OK)
+		goto done;
+	if (asprintf(&tmp, "%s/.render-XXXXXX", dir) < 0) {
+		tmp = NULL;
 		rc = cd_fail(err, CD_ENOMEM, "out of memory");
 		goto done;
 	}
-	out->err = 0;
-	out->len = 0;
-	if ((out->fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		rc = errno == ENOSPC || errno == EDQUOT
 			? cd_fail(err, CD_ENOSPC, "not enough space to write the index")
 			: cd_fail(err, CD_EIO, "could not create the index file");
 		log_error("index: create a temp file in %s: %s", dir, strerror(errno));
+		free(tmp);
+		tmp = NULL;
 		goto done;
 	}
-	fchmod(out->fd, 0644);
-	rc = render_index(s, o, repo, fmt, out, err);
-	if (close(out->fd) != 0 && rc == CD_OK)
+	if ((out = out_new(fd)) == NULL) {
+		rc = cd_fail(err, CD_ENOMEM, "out of memory");
+		goto done;
+	}
+	fchmod(fd, 0644);
+	base = base_open(dir, ext, fmt, *gen, ctxp, url ? url : "");
+	rc = render_index(s, o, repo, fmt, out, base, &map, &mismatch, err);
+	if (rc == CD_OK && mismatch) {
+		log_warn("index: the index file of generation %" PRId64 " in %s lacks a chart"
+		         " the database says it has; rendering in full", base ? base->gen : 0, dir);
+		map.b.len = 0;
+		map.n = 0;
+		if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+			log_error("index: truncate a temp file in %s: %s", dir, strerror(errno));
+			rc = cd_fail(err, CD_EIO, "could not write the index");
+		} else {
+			memset(out, 0, offsetof(struct out, buf));
+			out->fd = fd;
+			rc = render_index(s, o, repo, fmt, out, NULL, &map, &mismatch, err);
+		}
+	}
+	if (rc == CD_OK) {
+		mapped = write_map(dir, ext, *gen, fmt, fd, ctxp, url ? url : "", &map);
+		log_debug("index: rendered generation %" PRId64 " in %s: %" PRIu64 " bytes, %" PRIu64
+		          " copied from generation %" PRId64 " in %.1f ms", *gen, dir, out->pos,
+		          out->copied, out->copied > 0 ? base->gen : 0, elapsed_ms(&t0));
+	}
+	if (close(fd) != 0 && rc == CD_OK)
 		rc = cd_fail(err, CD_EIO, "could not write the index");
+	fd = -1;
 	if (rc == CD_OK && rename(tmp, final) != 0) {
 		log_error("index: rename into %s: %s", dir, strerror(errno));
 		rc = cd_fail(err, CD_EIO, "could not publish the index");
 	}
-	if (rc != CD_OK)
-		unlink(tmp);
+	if (rc != CD_OK && mapped) {
+		snprintf(mapfile, sizeof mapfile, "%s.map", final);
+		unlink(mapfile);
+	}
 done:
+	if (fd >= 0)
+		close(fd);
+	if (rc != CD_OK && tmp != NULL)
+		unlink(tmp);
 	store_read_end(s);
+	base_free(base);
+	buf_free(&map.b);
 	free(out);
 	free(tmp);
 	free(final);
+	free(url);
 	return rc;
 }
 

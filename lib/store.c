@@ -1,7 +1,8 @@
 /* store.c — the SQLite index of chart versions.
  *
- * Schema (user_version 3; an older db is brought up to date by the
- * idempotent CREATE ... IF NOT EXISTS statements):
+ * Schema (user_version 4; an older db is brought up to date by the
+ * idempotent CREATE ... IF NOT EXISTS statements and, from 3, by adding
+ * block.gen):
  *   repo(repo PK, gen)              a repo's generation, bumped by each change
  *   chart(repo, name, version, file, size, mtime_ns, ino, digest, created,
  *         meta, entry_yaml, entry_json)
@@ -11,7 +12,14 @@
  *                                   index chart_ident covers (repo, file,
  *                                   size, mtime_ns, ino), so the indexer's
  *                                   restart scan never reads the wide rows
- *   block(repo, name, yaml, json)   all entries of one name, newest first
+ *   block(repo, name, yaml, json, gen)
+ *                                   all entries of one name, newest first,
+ *                                   and the repo generation whose change
+ *                                   last rewrote them (0: before schema 4);
+ *                                   index block_gen covers (repo, name,
+ *                                   gen), so a render learns what changed
+ *                                   since an earlier file without reading
+ *                                   the texts
  *   badfile(repo, file, size, mtime_ns, ino, reason)
  *                                   invalid files, by identity
  *   setting(key PK, value)          "chart_url" the entries were rendered with
@@ -34,7 +42,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define BUSY_TIMEOUT_MS 10000
 /* In bulk mode the WAL is checkpointed every 64 MB rather than every 4 MB
  * (SQLite's 1000 pages), so pages rewritten by many batches (indexes, the
@@ -54,14 +62,29 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS chart_ident ON chart(repo, file, size, mtime_ns, ino);"
 	"CREATE TABLE IF NOT EXISTS block("
 	"  repo TEXT NOT NULL, name TEXT NOT NULL, yaml TEXT NOT NULL,"
-	"  json TEXT NOT NULL, PRIMARY KEY(repo, name));"
+	"  json TEXT NOT NULL, gen INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(repo, name));"
 	"CREATE TABLE IF NOT EXISTS badfile("
 	"  repo TEXT NOT NULL, file TEXT NOT NULL, size INTEGER NOT NULL,"
 	"  mtime_ns INTEGER NOT NULL, ino INTEGER NOT NULL, reason TEXT NOT NULL,"
 	"  PRIMARY KEY(repo, file));"
 	"CREATE TABLE IF NOT EXISTS setting("
-	"  key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
-	"PRAGMA user_version = 3;";
+	"  key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);";
+
+/* Run after block has its gen column (schema 3 gains it by ALTER TABLE,
+ * which leaves the rows as they are: their gen reads 0, "before schema 4",
+ * older than any index file rendered with a map, all rendered since).
+ * The trigger covers a chartdepot of schema 3 still running during an
+ * upgrade: its block writes name no gen, and it bumps the generation after
+ * rewriting the blocks, so the block belongs to the generation after the
+ * current one.  Binary collation: the sqlite3 shell can check the index. */
+static const char schema_v4_sql[] =
+	"CREATE INDEX IF NOT EXISTS block_gen ON block(repo, name, gen);"
+	"CREATE TRIGGER IF NOT EXISTS block_gen_unset AFTER INSERT ON block"
+	"  WHEN NEW.gen = 0 BEGIN"
+	"  UPDATE block SET gen = coalesce((SELECT gen FROM repo WHERE repo = NEW.repo), 0) + 1"
+	"   WHERE rowid = NEW.rowid;"
+	"  END;"
+	"PRAGMA user_version = 4;";
 
 /* The cached statements; each is reset right after use. */
 enum stmt_id {
@@ -103,7 +126,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                 " WHERE repo = ?1 AND name = ?2 AND version = ?3",
 	[ST_BLOCK_ROWS] = "SELECT entry_yaml, entry_json FROM chart WHERE repo = ?1 AND name = ?2"
 	                  " ORDER BY version COLLATE semver DESC, version DESC",
-	[ST_BLOCK_PUT] = "INSERT OR REPLACE INTO block(repo, name, yaml, json) VALUES(?1, ?2, ?3, ?4)",
+	[ST_BLOCK_PUT] = "INSERT OR REPLACE INTO block(repo, name, yaml, json, gen)"
+	                 " VALUES(?1, ?2, ?3, ?4, coalesce((SELECT gen FROM repo WHERE repo = ?1), 0))",
 	[ST_BLOCK_DEL] = "DELETE FROM block WHERE repo = ?1 AND name = ?2",
 	[ST_BAD_PUT] = "INSERT OR REPLACE INTO badfile(repo, file, size, mtime_ns, ino, reason)"
 	               " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
@@ -252,6 +276,27 @@ static cd_rc query_int(struct store *s, const char *sql, int64_t *out, cd_err *e
 
 /* ---- open and close -------------------------------------------------- */
 
+/* Brings the schema up to date inside the caller's write transaction.
+ * The version is read again there: another process may have just done it,
+ * and ALTER TABLE, unlike the CREATE ... IF NOT EXISTS, cannot run twice. */
+static cd_rc upgrade_schema(struct store *s, cd_err *err)
+{
+	int64_t version = 0, has_gen = 0;
+	cd_rc rc = query_int(s, "PRAGMA user_version", &version, err, "read the schema");
+	if (rc != CD_OK || version >= SCHEMA_VERSION)
+		return rc;
+	if ((rc = exec(s, schema_sql, err, "create the schema")) != CD_OK)
+		return rc;
+	rc = query_int(s, "SELECT count(*) FROM pragma_table_info('block') WHERE name = 'gen'",
+	               &has_gen, err, "read the schema");
+	if (rc == CD_OK && !has_gen)
+		rc = exec(s, "ALTER TABLE block ADD COLUMN gen INTEGER NOT NULL DEFAULT 0", err,
+		          "add the block generations");
+	if (rc == CD_OK)
+		rc = exec(s, schema_v4_sql, err, "create the schema");
+	return rc;
+}
+
 /* Creates or checks the schema; a db written by a newer chartdepot is
  * refused rather than misread. */
 static cd_rc setup_schema(struct store *s, cd_err *err)
@@ -266,7 +311,7 @@ static cd_rc setup_schema(struct store *s, cd_err *err)
 	if (version < SCHEMA_VERSION) {
 		if ((rc = exec(s, "BEGIN IMMEDIATE", err, "create the schema")) != CD_OK)
 			return rc;
-		if ((rc = exec(s, schema_sql, err, "create the schema")) != CD_OK) {
+		if ((rc = upgrade_schema(s, err)) != CD_OK) {
 			exec(s, "ROLLBACK", NULL, "roll back");
 			return rc;
 		}
@@ -278,11 +323,27 @@ static cd_rc setup_schema(struct store *s, cd_err *err)
 	            err, "create the work table");
 }
 
-/* WAL, NORMAL sync, busy timeout; a garbage file fails here already. */
+/* SQLite's busy handler: short sleeps (50 µs doubling to 800 µs) rather
+ * than sqlite3_busy_timeout's 1..100 ms steps, because a write here holds
+ * the lock for about a millisecond and uploads from several workers queue
+ * behind each other; gives up after BUSY_TIMEOUT_MS in all. */
+static int busy_wait(void *unused, int count)
+{
+	(void)unused;
+	long us = count < 4 ? 50L << count : 800;
+	long waited_us = count < 4 ? 50L * ((1L << count) - 1) : 750 + 800L * (count - 4);
+	if (waited_us >= BUSY_TIMEOUT_MS * 1000L)
+		return 0;
+	struct timespec ts = { 0, us * 1000 };
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/* WAL, NORMAL sync, busy handler; a garbage file fails here already. */
 static cd_rc setup_connection(struct store *s, cd_err *err)
 {
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(s->db, busy_wait, NULL);
 	int rc = sqlite3_create_collation(s->db, "semver", SQLITE_UTF8, NULL, coll_semver);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_collation(s->db, "yamlkey", SQLITE_UTF8, NULL, coll_yamlkey);
@@ -601,15 +662,20 @@ static cd_rc rebuild_block(struct store *s, const char *repo, const char *name, 
 	return run(s, st, err, "store a chart's index block");
 }
 
-/* Rebuilds every block marked dirty, bumps the generation of each repo
- * touched and forgets the marks — the last step of every write. */
+/* Bumps the generation of each repo touched, rebuilds every block marked
+ * dirty and forgets the marks — the last step of every write.  The bump
+ * comes first so each rebuilt block records the generation its change
+ * produces (ST_BLOCK_PUT reads it): every path that rewrites a block, be it
+ * a put, a removal, a batch or a CHART_URL re-render, ends here. */
 static cd_rc flush_dirty(struct store *s, cd_err *err)
 {
 	sqlite3_stmt *list = stmt(s, ST_DIRTY_LIST, err);
+	sqlite3_stmt *bump = list ? stmt(s, ST_DIRTY_BUMP, err) : NULL;
 	cd_rc rc = CD_OK;
-	int r;
-	if (list == NULL)
+	int r = SQLITE_DONE;
+	if (list == NULL || bump == NULL)
 		return CD_EDB;
+	rc = run(s, bump, err, "bump the generation");
 	while (rc == CD_OK && (r = sqlite3_step(list)) == SQLITE_ROW) {
 		char *repo = strdup((const char *)sqlite3_column_text(list, 0));
 		char *name = strdup((const char *)sqlite3_column_text(list, 1));
@@ -623,9 +689,6 @@ static cd_rc flush_dirty(struct store *s, cd_err *err)
 	if (rc == CD_OK && r != SQLITE_DONE)
 		rc = db_fail(s, r, err, "list changed charts");
 	done(list);
-	sqlite3_stmt *bump = rc == CD_OK ? stmt(s, ST_DIRTY_BUMP, err) : NULL;
-	if (rc == CD_OK)
-		rc = bump ? run(s, bump, err, "bump the generation") : CD_EDB;
 	sqlite3_stmt *clear = rc == CD_OK ? stmt(s, ST_DIRTY_CLEAR, err) : NULL;
 	if (rc == CD_OK)
 		rc = clear ? run(s, clear, err, "clear the change list") : CD_EDB;
@@ -933,6 +996,25 @@ cd_rc store_generation(struct store *s, const char *repo, int64_t *gen, cd_err *
 	return CD_OK;
 }
 
+cd_rc store_count(struct store *s, const char *repo, int64_t *names, int64_t *versions,
+                  cd_err *err)
+{
+	/* Reads only the (repo, name, version) index, never the wide rows. */
+	sqlite3_stmt *st;
+	int r = sqlite3_prepare_v2(s->db, "SELECT count(DISTINCT name), count(*) FROM chart"
+	                                  " WHERE repo = ?1", -1, &st, NULL);
+	if (r != SQLITE_OK)
+		return db_fail(s, r, err, "count the charts");
+	bind_text(st, 1, repo);
+	r = sqlite3_step(st);
+	*names = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	*versions = r == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+	sqlite3_finalize(st);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return db_fail(s, r, err, "count the charts");
+	return CD_OK;
+}
+
 /* Collected rows of a short query, so callbacks may write to the store. */
 struct str_list {
 	char **v;
@@ -1131,6 +1213,61 @@ cd_rc store_each_block(struct store *s, const char *repo, enum store_format fmt,
 	                    fmt == STORE_JSON ? "SELECT name, json FROM block WHERE rowid = ?1"
 	                                      : "SELECT name, yaml FROM block WHERE rowid = ?1",
 	                    repo, block_row, &w, err, "read the index blocks");
+}
+
+/* The names and generations come from the block_gen index alone (SQLite
+ * sorts those small rows by yamlkey); a text is fetched by rowid only for
+ * a block rewritten after since. */
+cd_rc store_each_block_since(struct store *s, const char *repo, enum store_format fmt,
+                             int64_t since,
+                             int (*fn)(const char *name, int64_t gen, const char *text,
+                                       size_t len, void *ctx),
+                             void *ctx, cd_err *err)
+{
+	sqlite3_stmt *order = NULL, *row = NULL;
+	cd_rc rc = CD_OK;
+	int r = sqlite3_prepare_v2(s->db, "SELECT name, gen, rowid FROM block WHERE repo = ?1"
+	                                  " ORDER BY name COLLATE yamlkey", -1, &order, NULL);
+	if (r == SQLITE_OK)
+		r = sqlite3_prepare_v2(s->db, fmt == STORE_JSON ? "SELECT json FROM block WHERE rowid = ?1"
+		                                                : "SELECT yaml FROM block WHERE rowid = ?1",
+		                       -1, &row, NULL);
+	if (r != SQLITE_OK) {
+		sqlite3_finalize(order);
+		return db_fail(s, r, err, "read the index blocks");
+	}
+	bind_text(order, 1, repo);
+	while ((r = sqlite3_step(order)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(order, 0);
+		int64_t gen = sqlite3_column_int64(order, 1);
+		const char *text = NULL;
+		size_t len = 0;
+		int rr = SQLITE_ROW;
+		if (gen > since) {
+			sqlite3_bind_int64(row, 1, sqlite3_column_int64(order, 2));
+			if ((rr = sqlite3_step(row)) == SQLITE_ROW) {
+				text = (const char *)sqlite3_column_text(row, 0);
+				len = (size_t)sqlite3_column_bytes(row, 0);
+				if (text == NULL)
+					text = "";
+			}
+		}
+		int stop = rr == SQLITE_ROW ? fn(name ? name : "", gen, text, len, ctx) : 0;
+		sqlite3_reset(row);
+		if (rr != SQLITE_ROW && rr != SQLITE_DONE) {
+			r = rr;
+			break;
+		}
+		if (stop) {
+			r = SQLITE_DONE;
+			break;
+		}
+	}
+	if (r != SQLITE_DONE)
+		rc = db_fail(s, r, err, "read the index blocks");
+	sqlite3_finalize(row);
+	sqlite3_finalize(order);
+	return rc;
 }
 
 struct chart_walk {

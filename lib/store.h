@@ -5,7 +5,9 @@
  * file renames happen before one opens.  No statement stays open between
  * calls.  Each chart name's index entries are kept rendered (YAML and JSON)
  * in a block row, rewritten when that name changes, and every change bumps
- * the repo's generation so readers know when a rendered index is stale. */
+ * the repo's generation so readers know when a rendered index is stale;
+ * the block records the generation of the change that last rewrote it, so
+ * a render knows which blocks an earlier index file still has right. */
 #ifndef CD_STORE_H
 #define CD_STORE_H
 
@@ -106,6 +108,10 @@ cd_rc store_get(struct store *s, const char *repo, const char *name,
  * keep growing even across a recreated database. */
 cd_rc store_generation(struct store *s, const char *repo, int64_t *gen, cd_err *err);
 
+/* The number of chart names and of versions in repo (0 and 0 when none). */
+cd_rc store_count(struct store *s, const char *repo, int64_t *names, int64_t *versions,
+                  cd_err *err);
+
 /* Registers a repo (so "GET /" lists it even while empty). */
 cd_rc store_add_repo(struct store *s, const char *repo, cd_err *err);
 
@@ -134,6 +140,16 @@ enum store_format { STORE_YAML, STORE_JSON };
 cd_rc store_each_block(struct store *s, const char *repo, enum store_format fmt,
                        int (*fn)(const char *name, const char *text, size_t len, void *ctx),
                        void *ctx, cd_err *err);
+
+/* Calls fn for each block of repo in name order, as store_each_block, with
+ * the generation whose change last rewrote it (0: before schema 4).  text
+ * is given only when gen > since (NULL otherwise), so a walk that only
+ * needs the texts changed after an earlier render reads no other text. */
+cd_rc store_each_block_since(struct store *s, const char *repo, enum store_format fmt,
+                             int64_t since,
+                             int (*fn)(const char *name, int64_t gen, const char *text,
+                                       size_t len, void *ctx),
+                             void *ctx, cd_err *err);
 
 /* Calls fn for every version of repo (or, when name is not NULL, of that
  * name), names sorted, versions newest first by SemVer. */

@@ -3,6 +3,8 @@
 #include "index.h"
 #include "yamlout.h"
 
+#include <fcntl.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,21 +40,29 @@ static void iteardown(struct ifix *f)
 		perror("rm");
 }
 
-static cd_rc iput(struct store *s, const char *repo, const char *name, const char *version)
+/* Stores name-version in repo with a minimal Metadata and that digest. */
+static cd_rc iput_digest(struct store *s, const char *repo, const char *name,
+                         const char *version, const char *digest)
 {
 	char file[256];
 	cd_err err;
 	snprintf(file, sizeof file, "%s-%s.tgz", name, version);
 	struct store_chart c = {
 		.repo = (char *)repo, .name = (char *)name, .version = (char *)version,
-		.file = file, .st = { 1, 2, 3 }, .digest = "d1",
+		.file = file, .st = { 1, 2, 3 },
 		.created = "2026-01-02T03:04:05Z",
 		.meta = json_pack("{s:s,s:s,s:s}", "apiVersion", "v2", "name", name,
 		                  "version", version),
 	};
+	snprintf(c.digest, sizeof c.digest, "%s", digest);
 	cd_rc rc = store_put(s, &c, "", &err);
 	json_decref(c.meta);
 	return rc;
+}
+
+static cd_rc iput(struct store *s, const char *repo, const char *name, const char *version)
+{
+	return iput_digest(s, repo, name, version, "d1");
 }
 
 /* The whole index of repo as text, with the generated time replaced by T. */
@@ -264,7 +274,327 @@ TEST(index_ensure_from_racing_processes_agrees_on_one_file)
 		failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 	}
 	CHECK(failed == 0);
-	snprintf(cmd, sizeof cmd, "test $(ls -A '%s/index/root/@' | wc -l) -eq 2", f.dir);
-	CHECK(system(cmd) == 0); /* .lock and one <gen>.yaml, no temp files */
+	snprintf(cmd, sizeof cmd, "test $(ls -A '%s/index/root/@' | wc -l) -eq 3", f.dir);
+	CHECK(system(cmd) == 0); /* .lock, one <gen>.yaml and its map, no temp files */
+	iteardown(&f);
+}
+
+/* ---- renders after a change: splices of the previous file ------------ */
+
+/* The text of the file at path (malloc'd), NULL when unreadable. */
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	struct buf b = { 0 };
+	char chunk[65536];
+	size_t n;
+	if (fp == NULL)
+		return NULL;
+	buf_puts(&b, "");
+	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+		buf_append(&b, chunk, n);
+	fclose(fp);
+	return b.data;
+}
+
+/* text with its generated time replaced by T (in place). */
+static char *ungenerated(char *text, enum store_format fmt)
+{
+	const char *key = fmt == STORE_YAML ? "generated: \"" : "\"generated\":\"";
+	char *g = text ? strstr(text, key) : NULL;
+	if (g != NULL) {
+		char *start = g + strlen(key), *end = strchr(start, '"');
+		memmove(start + 1, end, strlen(end) + 1);
+		*start = 'T';
+	}
+	return text;
+}
+
+/* The file index_ensure serves for repo now (path into path), ungenerated. */
+static char *served(struct ifix *f, const char *repo, enum store_format fmt, char path[512])
+{
+	char *rel = NULL;
+	cd_err err;
+	if (index_ensure(f->s, &f->o, repo, fmt, &rel, &err) != CD_OK)
+		return NULL;
+	snprintf(path, 512, "%s/index/%s", f->dir, rel);
+	free(rel);
+	return ungenerated(slurp(path), fmt);
+}
+
+/* What a full render of repo writes now, ungenerated. */
+static char *full(struct ifix *f, const char *repo, enum store_format fmt)
+{
+	char path[128];
+	cd_err err;
+	snprintf(path, sizeof path, "%s/full.out", f->dir);
+	FILE *fp = fopen(path, "w");
+	if (fp == NULL)
+		return NULL;
+	cd_rc rc = index_write_fd(f->s, &f->o, repo, fmt, fileno(fp), &err);
+	fclose(fp);
+	return rc == CD_OK ? ungenerated(slurp(path), fmt) : NULL;
+}
+
+/* Replaces from by to (as long) in the file at path, keeping its size,
+ * inode and mtime: only a copy of its bytes can show the change.  A file
+ * without from (already tampered, or without that chart) is left alone. */
+static void tamper(const char *path, const char *from, const char *to)
+{
+	char *text = slurp(path);
+	char *at = text ? strstr(text, from) : NULL;
+	struct stat st;
+	CHECK(text != NULL);
+	if (at == NULL) {
+		free(text);
+		return;
+	}
+	int fd = open(path, O_WRONLY);
+	CHECK(fd >= 0 && fstat(fd, &st) == 0);
+	CHECK(pwrite(fd, to, strlen(to), at - text) == (ssize_t)strlen(to));
+	struct timespec times[2] = { st.st_atim, st.st_mtim };
+	CHECK(futimens(fd, times) == 0);
+	close(fd);
+	free(text);
+}
+
+#define B_URL "charts/b-1.0.0.tgz"
+#define B_TAMPERED "charts/b-1.0.0.tgX"
+
+/* Renders the repo's current generation after tampering with b's block in
+ * the previous file (prev, "" for none): when copied, b must show the
+ * tampering (its bytes came from that file); apart from it and the time,
+ * the file must equal a full render.  prev receives the new path. */
+static void check_render(struct ifix *f, enum store_format fmt, char prev[512], bool copied,
+                         const char *what)
+{
+	char path[512], msg[600];
+	if (*prev)
+		tamper(prev, B_URL, B_TAMPERED);
+	char *got = served(f, "team", fmt, path);
+	char *want = full(f, "team", fmt);
+	char *t = got ? strstr(got, B_TAMPERED) : NULL;
+	if (got == NULL || want == NULL || (t != NULL) != copied) {
+		snprintf(msg, sizeof msg, "%s: rendered %s, b %s", what, got ? "" : "nothing",
+		         t ? "copied" : "not copied");
+		unit_fail(__FILE__, __LINE__, msg);
+	}
+	if (t != NULL)
+		memcpy(t, B_URL, strlen(B_URL));
+	if (got != NULL && want != NULL && strcmp(got, want) != 0) {
+		snprintf(msg, sizeof msg, "%s: differs from a full render:\n%.200s\n---\n%.200s", what,
+		         got, want);
+		unit_fail(__FILE__, __LINE__, msg);
+	}
+	if (got != NULL && fmt == STORE_JSON) {
+		json_t *doc = json_loads(got, 0, NULL);
+		if (doc == NULL) {
+			snprintf(msg, sizeof msg, "%s: not JSON", what);
+			unit_fail(__FILE__, __LINE__, msg);
+		}
+		json_decref(doc);
+	}
+	snprintf(prev, 512, "%s", path);
+	free(got);
+	free(want);
+}
+
+/* Every kind of change, each rendered from the file before it. */
+static void check_splices(enum store_format fmt, const char *context_path)
+{
+	struct ifix f;
+	char prev[512] = "";
+	cd_err err;
+	isetup(&f, context_path);
+	check_render(&f, fmt, prev, false, "an empty repo");
+	CHECK(iput(f.s, "team", "b", "1.0.0") == CD_OK);
+	CHECK(iput(f.s, "team", "d", "1.0.0") == CD_OK);
+	check_render(&f, fmt, prev, false, "names added to an empty repo");
+	CHECK(iput(f.s, "team", "d", "1.1.0") == CD_OK);
+	CHECK(iput(f.s, "team", "f", "1.0.0") == CD_OK);
+	check_render(&f, fmt, prev, true, "a version and a name added");
+	CHECK(iput(f.s, "team", "d", "1.2.0") == CD_OK);
+	check_render(&f, fmt, prev, true, "a version added");
+	CHECK(iput_digest(f.s, "team", "d", "1.1.0", "d2") == CD_OK);
+	check_render(&f, fmt, prev, true, "a version replaced");
+	CHECK(iput(f.s, "team", "a", "1.0.0") == CD_OK);
+	check_render(&f, fmt, prev, true, "a name that sorts first");
+	CHECK(iput(f.s, "team", "g", "1.0.0") == CD_OK);
+	check_render(&f, fmt, prev, true, "a name that sorts last");
+	CHECK(iput(f.s, "team", "c", "1.0.0") == CD_OK);
+	check_render(&f, fmt, prev, true, "a name that sorts in the middle");
+	CHECK(store_remove(f.s, "team", "d", "1.0.0", "", &err) == CD_OK);
+	check_render(&f, fmt, prev, true, "a version deleted");
+	CHECK(store_remove(f.s, "team", "c", "1.0.0", "", &err) == CD_OK);
+	check_render(&f, fmt, prev, true, "the last version of a name deleted");
+	char *text = full(&f, "team", fmt);
+	CHECK(text != NULL && strstr(text, "charts/c-") == NULL);
+	free(text);
+	CHECK(store_remove(f.s, "team", "a", "1.0.0", "", &err) == CD_OK);
+	CHECK(store_remove(f.s, "team", "g", "1.0.0", "", &err) == CD_OK);
+	check_render(&f, fmt, prev, true, "the first and the last name deleted");
+	CHECK(store_remove(f.s, "team", "d", "1.1.0", "", &err) == CD_OK);
+	CHECK(store_remove(f.s, "team", "d", "1.2.0", "", &err) == CD_OK);
+	CHECK(store_remove(f.s, "team", "f", "1.0.0", "", &err) == CD_OK);
+	check_render(&f, fmt, prev, true, "all names but one deleted");
+	CHECK(store_remove(f.s, "team", "b", "1.0.0", "", &err) == CD_OK);
+	check_render(&f, fmt, prev, false, "every name deleted");
+	iteardown(&f);
+}
+
+TEST(index_yaml_after_each_kind_of_change_copies_the_rest_and_equals_a_full_render)
+{
+	check_splices(STORE_YAML, "");
+}
+
+TEST(index_json_after_each_kind_of_change_copies_the_rest_and_equals_a_full_render)
+{
+	check_splices(STORE_JSON, "");
+}
+
+TEST(index_with_context_path_after_changes_equals_a_full_render)
+{
+	check_splices(STORE_YAML, "/my/prefix");
+	check_splices(STORE_JSON, "/my \"prefix\"");
+}
+
+/* Adds name to team and renders, expecting b copied or not. */
+static void change_and_render(struct ifix *f, const char *name, char prev[512], bool copied,
+                              const char *what)
+{
+	CHECK(iput(f->s, "team", name, "1.0.0") == CD_OK);
+	check_render(f, STORE_YAML, prev, copied, what);
+}
+
+/* Makes the first block of the map at path (no context path, no
+ * CHART_URL) longer than its file, with a checksum that still holds. */
+static bool reshape_map(const char *path)
+{
+	char raw[4096];
+	FILE *fp = fopen(path, "r+");
+	size_t n = fp ? fread(raw, 1, sizeof raw, fp) : 0;
+	const size_t first_len = 8 + 5 * 8 + 5 + 5 + 8 + 8; /* magic, header, 2 strs, count, off */
+	uint64_t len = (uint64_t)1 << 40, h = 14695981039346656037ULL;
+	if (n < first_len + 16 || n == sizeof raw) {
+		if (fp)
+			fclose(fp);
+		return false;
+	}
+	memcpy(raw + first_len, &len, sizeof len);
+	for (size_t i = 0; i < n - 8; i++) {
+		h ^= (unsigned char)raw[i];
+		h *= 1099511628211ULL;
+	}
+	memcpy(raw + n - 8, &h, sizeof h);
+	rewind(fp);
+	bool ok = fwrite(raw, 1, n, fp) == n;
+	return fclose(fp) == 0 && ok;
+}
+
+TEST(index_with_a_damaged_or_missing_map_renders_in_full)
+{
+	struct ifix f;
+	char prev[512] = "", map[600], cmd[1300];
+	isetup(&f, "");
+	change_and_render(&f, "b", prev, false, "the first render");
+	change_and_render(&f, "c", prev, true, "a splice");
+	snprintf(map, sizeof map, "%s.map", prev);
+	snprintf(cmd, sizeof cmd, "printf X | dd of='%s' bs=1 seek=100 conv=notrunc 2>/dev/null", map);
+	CHECK(system(cmd) == 0);
+	change_and_render(&f, "d", prev, false, "a damaged map");
+	snprintf(map, sizeof map, "%s.map", prev);
+	CHECK(unlink(map) == 0);
+	change_and_render(&f, "e", prev, false, "no map");
+	snprintf(map, sizeof map, "%s.map", prev);
+	CHECK(truncate(map, 60) == 0);
+	change_and_render(&f, "f", prev, false, "a truncated map");
+	snprintf(cmd, sizeof cmd, "printf '\\n' >>'%s'", prev);
+	CHECK(system(cmd) == 0);
+	change_and_render(&f, "g", prev, false, "a map of another file");
+	snprintf(map, sizeof map, "%s.map", prev);
+	CHECK(reshape_map(map));
+	change_and_render(&f, "h", prev, false, "a map whose blocks overrun its file");
+	change_and_render(&f, "i", prev, true, "a splice again");
+	iteardown(&f);
+}
+
+TEST(index_with_other_settings_than_the_previous_file_renders_in_full)
+{
+	struct ifix f;
+	char prev[512] = "";
+	cd_err err;
+	isetup(&f, "/one");
+	change_and_render(&f, "b", prev, false, "the first render");
+	f.o.context_path = "/two";
+	change_and_render(&f, "c", prev, false, "a new context path");
+	char *text = full(&f, "team", STORE_YAML);
+	CHECK(text != NULL && strstr(text, "contextPath: /two\n") != NULL);
+	free(text);
+	change_and_render(&f, "d", prev, true, "a splice");
+	CHECK(store_setting_put(f.s, "chart_url", "https://c.example", &err) == CD_OK);
+	change_and_render(&f, "e", prev, false, "a new CHART_URL recorded");
+	CHECK(store_sync_chart_url(f.s, "https://d.example", &err) == CD_OK);
+	check_render(&f, STORE_YAML, prev, false, "every entry re-rendered for a new CHART_URL");
+	iteardown(&f);
+}
+
+TEST(index_whose_previous_file_lacks_a_block_renders_in_full)
+{
+	struct ifix f;
+	char prev[512] = "";
+	sqlite3 *db;
+	isetup(&f, "");
+	change_and_render(&f, "b", prev, false, "the first render");
+	CHECK(iput(f.s, "team", "c", "1.0.0") == CD_OK);
+	/* c's block claims to be older than the previous file, which lacks it */
+	CHECK(sqlite3_open(f.db, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "UPDATE block SET gen = 0 WHERE name = 'c'", NULL, NULL, NULL) ==
+	      SQLITE_OK);
+	sqlite3_close(db);
+	check_render(&f, STORE_YAML, prev, false, "a block the previous file lacks");
+	change_and_render(&f, "d", prev, true, "a splice");
+	iteardown(&f);
+}
+
+TEST(index_after_a_recreated_database_drops_the_names_it_lost)
+{
+	struct ifix f;
+	char prev[512] = "";
+	cd_err err;
+	isetup(&f, "");
+	CHECK(iput(f.s, "team", "a", "1.0.0") == CD_OK);
+	change_and_render(&f, "b", prev, false, "the first render");
+	CHECK(iput(f.s, "team", "c", "1.0.0") == CD_OK);
+	check_render(&f, STORE_YAML, prev, true, "a splice");
+	/* the indexer moves a damaged db aside and loads storage again, which
+	 * lost b meanwhile: every block is newer than any earlier file */
+	store_close(f.s);
+	CHECK(store_recreate(f.db, &f.s, &err) == CD_OK);
+	CHECK(iput(f.s, "team", "a", "1.0.0") == CD_OK);
+	CHECK(iput(f.s, "team", "c", "1.0.0") == CD_OK);
+	tamper(prev, "charts/a-1.0.0.tgz", "charts/a-1.0.0.tgX");
+	char path[512];
+	char *got = served(&f, "team", STORE_YAML, path);
+	CHECK(got != NULL && strcmp(path, prev) != 0);
+	char *want = full(&f, "team", STORE_YAML);
+	CHECK_STR(got, want);
+	free(want);
+	CHECK(got != NULL && strstr(got, "charts/b-") == NULL && strstr(got, "tgX") == NULL);
+	free(got);
+	iteardown(&f);
+}
+
+TEST(index_keeps_only_the_newest_map)
+{
+	struct ifix f;
+	char prev[512] = "", cmd[300];
+	isetup(&f, "");
+	change_and_render(&f, "b", prev, false, "the first render");
+	change_and_render(&f, "c", prev, true, "a splice");
+	/* the first file stays a while for readers just sent to it; its map goes */
+	snprintf(cmd, sizeof cmd,
+	         "cd '%s/index/r/team/@' && test $(ls -A | wc -l) -eq 4 && test $(ls *.map | wc -l) -eq 1",
+	         f.dir);
+	CHECK(system(cmd) == 0);
 	iteardown(&f);
 }

@@ -655,3 +655,167 @@ TEST(store_schema_2_db_gets_the_identity_index_on_open)
 	CHECK(found == 1);
 	teardown(&f);
 }
+
+/* Appends "name:gen " for each block, text "+" when given (gen > since). */
+static int collect_gen(const char *name, int64_t gen, const char *text, size_t len, void *ctx)
+{
+	(void)len;
+	buf_printf(ctx, "%s:%lld%s ", name, (long long)gen, text ? "+" : "");
+	return 0;
+}
+
+/* "a:<gen>+ b:<gen> ..." of repo's blocks, texts of those after since. */
+static const char *gens(struct fixture *f, const char *repo, int64_t since, struct buf *b)
+{
+	cd_err err;
+	b->len = 0;
+	buf_puts(b, "");
+	if (store_each_block_since(f->s, repo, STORE_YAML, since, collect_gen, b, &err) != CD_OK)
+		return "(error)";
+	return b->data;
+}
+
+TEST(store_each_rewritten_block_records_the_generation_of_its_change)
+{
+	struct fixture f;
+	struct buf b = { 0 }, want = { 0 };
+	int64_t g1, g2, g3, g4, g5, g6;
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(put(f.s, "", "b", "1.0.0") == CD_OK);
+	CHECK(store_generation(f.s, "", &g1, &err) == CD_OK);
+	buf_printf(&want, "a:%lld+ b:%lld+ ", (long long)(g1 - 1), (long long)g1);
+	CHECK_STR(gens(&f, "", INT64_MIN, &b), want.data);
+	want.len = 0;
+	buf_printf(&want, "a:%lld b:%lld+ ", (long long)(g1 - 1), (long long)g1);
+	CHECK_STR(gens(&f, "", g1 - 1, &b), want.data); /* only b's text: it changed since */
+	/* a batch */
+	CHECK(store_begin(f.s, &err) == CD_OK);
+	CHECK(put(f.s, "", "c", "1.0.0") == CD_OK);
+	CHECK(put(f.s, "", "c", "1.1.0") == CD_OK);
+	CHECK(store_commit(f.s, &err) == CD_OK);
+	CHECK(store_generation(f.s, "", &g2, &err) == CD_OK && g2 == g1 + 1);
+	/* a removal that leaves a version, a removal of a file */
+	CHECK(store_remove(f.s, "", "c", "1.1.0", "", &err) == CD_OK);
+	CHECK(store_generation(f.s, "", &g3, &err) == CD_OK && g3 == g2 + 1);
+	CHECK(put(f.s, "", "a", "2.0.0") == CD_OK);
+	CHECK(store_remove_file(f.s, "", "a-2.0.0.tgz", "", &err) == CD_OK);
+	CHECK(store_generation(f.s, "", &g4, &err) == CD_OK && g4 == g3 + 2);
+	want.len = 0;
+	buf_printf(&want, "a:%lld+ b:%lld c:%lld+ ", (long long)g4, (long long)g1, (long long)g3);
+	CHECK_STR(gens(&f, "", g3 - 1, &b), want.data);
+	/* the last version of b goes: so does its block */
+	CHECK(store_remove(f.s, "", "b", "1.0.0", "", &err) == CD_OK);
+	CHECK(store_generation(f.s, "", &g5, &err) == CD_OK);
+	want.len = 0;
+	buf_printf(&want, "a:%lld c:%lld ", (long long)g4, (long long)g3);
+	CHECK_STR(gens(&f, "", g5, &b), want.data);
+	/* a new CHART_URL rewrites every block */
+	CHECK(store_sync_chart_url(f.s, "https://c.example", &err) == CD_OK);
+	CHECK(store_generation(f.s, "", &g6, &err) == CD_OK && g6 == g5 + 1);
+	want.len = 0;
+	buf_printf(&want, "a:%lld+ c:%lld+ ", (long long)g6, (long long)g6);
+	CHECK_STR(gens(&f, "", g5, &b), want.data);
+	buf_free(&b);
+	buf_free(&want);
+	teardown(&f);
+}
+
+/* Turns f's db back into schema 3 (block without gen), as a chartdepot
+ * before this one left it. */
+static void make_schema_3(struct fixture *f)
+{
+	sqlite3 *db;
+	store_close(f->s);
+	f->s = NULL;
+	CHECK(sqlite3_open(f->db, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "DROP TRIGGER block_gen_unset; DROP INDEX block_gen;"
+	                   " ALTER TABLE block DROP COLUMN gen; PRAGMA user_version = 3;",
+	                   NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* A stand-in for the yamlkey collation, enough to plan a query. */
+static int byte_order(void *ctx, int an, const void *a, int bn, const void *b)
+{
+	(void)ctx;
+	int c = memcmp(a, b, (size_t)(an < bn ? an : bn));
+	return c != 0 ? c : an - bn;
+}
+
+TEST(store_schema_3_db_gets_block_generations_on_open)
+{
+	struct fixture f;
+	struct buf b = { 0 }, want = { 0 };
+	int64_t version = 0, g;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(put(f.s, "", "b", "1.0.0") == CD_OK);
+	make_schema_3(&f);
+	CHECK(store_open(f.db, &f.s, &err) == CD_OK);
+	/* old blocks read as generation 0: older than any file rendered since */
+	CHECK_STR(gens(&f, "", 0, &b), "a:0 b:0 ");
+	CHECK(put(f.s, "", "b", "2.0.0") == CD_OK);
+	CHECK(store_generation(f.s, "", &g, &err) == CD_OK);
+	buf_printf(&want, "a:0 b:%lld+ ", (long long)g);
+	CHECK_STR(gens(&f, "", 0, &b), want.data);
+	CHECK(sqlite3_open(f.db, &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	CHECK(version == 4);
+	/* the (name, gen) walk reads the covering index only */
+	CHECK(sqlite3_create_collation(db, "yamlkey", SQLITE_UTF8, NULL, byte_order) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT name, gen, rowid FROM block"
+	                         " WHERE repo = '' ORDER BY name COLLATE yamlkey", -1, &st,
+	                         NULL) == SQLITE_OK);
+	int covering = 0;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		covering |= strstr((const char *)sqlite3_column_text(st, 3),
+		                   "COVERING INDEX block_gen") != NULL;
+	sqlite3_finalize(st);
+	CHECK(covering);
+	/* a schema-3 writer still running names no gen: the change's is used */
+	CHECK(sqlite3_exec(db, "INSERT OR REPLACE INTO block(repo, name, yaml, json)"
+	                   " VALUES('', 'a', '  a:\n', '[]')", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	want.len = 0;
+	buf_printf(&want, "a:%lld b:%lld ", (long long)(g + 1), (long long)g);
+	CHECK_STR(gens(&f, "", INT64_MAX, &b), want.data);
+	buf_free(&b);
+	buf_free(&want);
+	teardown(&f);
+}
+
+TEST(store_schema_3_db_opened_by_two_processes_at_once_is_upgraded_once)
+{
+	struct fixture f;
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	make_schema_3(&f);
+	for (int i = 0; i < 4; i++) {
+		if (fork() == 0) {
+			struct store *s;
+			cd_err e;
+			int ok = store_open(f.db, &s, &e) == CD_OK;
+			store_close(s);
+			_exit(ok ? 0 : 1);
+		}
+	}
+	int failed = 0;
+	for (int i = 0; i < 4; i++) {
+		int status = 0;
+		wait(&status);
+		failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	}
+	CHECK(failed == 0);
+	CHECK(store_open(f.db, &f.s, &err) == CD_OK);
+	CHECK(put(f.s, "", "a", "1.0.1") == CD_OK);
+	teardown(&f);
+}
