@@ -154,28 +154,6 @@ static int list_repo(const char *repo, void *vctx)
 	return 0;
 }
 
-struct count_ctx {
-	struct metrics_repo *m;
-	char *last;             /* the previous chart name */
-	bool failed;
-};
-
-/* Names arrive sorted: a new name is one that differs from the last. */
-static int count_chart(const struct store_chart *c, void *vctx)
-{
-	struct count_ctx *x = vctx;
-	if (x->last == NULL || strcmp(x->last, c->name) != 0) {
-		free(x->last);
-		if ((x->last = strdup(c->name)) == NULL)
-			return x->failed = true, 1;
-		x->m->charts++;
-	}
-	x->m->versions++;
-	return 0;
-}
-
-/* GET /metrics (ENABLE_METRICS): ChartMuseum's per-repo gauges, counted
- * from the store on each scrape, then the counters every worker shares. */
 /* The indexer's totals, which it records in the db after each pass; absent
  * until its first pass ends, then counters since it started. */
 static cd_rc render_indexer_stats(struct store *s, struct buf *b)
@@ -213,6 +191,8 @@ static cd_rc render_indexer_stats(struct store *s, struct buf *b)
 	return rc;
 }
 
+/* GET /metrics (ENABLE_METRICS): ChartMuseum's per-repo gauges, counted
+ * from the store on each scrape, then the counters every worker shares. */
 cd_rc h_metrics(struct req *r, cd_err *err)
 {
 	struct repo_list l = { 0 };
@@ -226,11 +206,10 @@ cd_rc h_metrics(struct req *r, cd_err *err)
 	if (l.failed)
 		rc = cd_fail(err, CD_ENOMEM, "out of memory");
 	for (size_t i = 0; rc == CD_OK && i < l.n; i++) {
-		struct count_ctx x = { .m = &l.v[i] };
-		rc = store_each_chart(r->app->store, l.v[i].repo, NULL, count_chart, &x, err);
-		free(x.last);
-		if (x.failed)
-			rc = cd_fail(err, CD_ENOMEM, "out of memory");
+		int64_t names, versions;
+		rc = store_count(r->app->store, l.v[i].repo, &names, &versions, err);
+		l.v[i].charts = (long)names;
+		l.v[i].versions = (long)versions;
 	}
 	if (rc == CD_OK)
 		rc = metrics_render_repos(l.v, l.n, &b);

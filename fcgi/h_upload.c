@@ -227,6 +227,43 @@ static void prune_versions(struct req *r, const char *name)
 	free(x.file);
 }
 
+/* Stores the archive and its row.  Create-only: publish first (link(2)
+ * decides between racing uploads), then the row; a refused row takes the
+ * file back.  Overwrite: the row first, then the rename, so a refused row
+ * (507 on a full state disk) leaves the old file and row as they were. */
+static cd_rc save_chart(struct req *r, struct upload *u, bool overwrite, cd_err *err)
+{
+	const struct cd_config *cfg = r->cfg;
+	struct storage_staged staged;
+	char created[64];
+	cd_rc rc = storage_stage(cfg->storage_root, r->repo, u->chart_file, u->chart,
+	                         u->chart_len, &staged, err);
+	if (rc != CD_OK)
+		return rc;
+	if (!overwrite && (rc = storage_publish(&staged, u->chart_file, false, err)) != CD_OK) {
+		storage_discard(&staged);
+		return rc;
+	}
+	index_now_rfc3339(created);
+	struct store_chart c = {
+		.repo = r->repo,
+		.name = u->ci.name,
+		.version = u->ci.version,
+		.file = u->chart_file,
+		.st = staged.st,
+		.created = created,
+		.meta = u->ci.meta,
+	};
+	memcpy(c.digest, u->digest, sizeof c.digest);
+	rc = store_put(r->app->store, &c, cfg->chart_url, err);
+	if (rc != CD_OK && !overwrite)
+		(void)storage_remove(cfg->storage_root, r->repo, u->chart_file, NULL);
+	if (rc == CD_OK && overwrite)
+		rc = storage_publish(&staged, u->chart_file, true, err);
+	storage_discard(&staged);
+	return rc;
+}
+
 static cd_rc save(struct req *r, struct upload *u, cd_err *err)
 {
 	const struct cd_config *cfg = r->cfg;
@@ -241,33 +278,8 @@ static cd_rc save(struct req *r, struct upload *u, cd_err *err)
 
 	bool overwrite = cfg->allow_overwrite ||
 	                 (!cfg->disable_force_overwrite && req_query(r, "force", NULL, 0));
-	if (u->chart) {
-		struct storage_stat st;
-		char created[64];
-		rc = write_file(r, u->chart_file, u->chart, u->chart_len, overwrite, &st, err);
-		if (rc != CD_OK)
-			return rc;
-		index_now_rfc3339(created);
-		struct store_chart c = {
-			.repo = r->repo,
-			.name = u->ci.name,
-			.version = u->ci.version,
-			.file = u->chart_file,
-			.st = st,
-			.created = created,
-			.meta = u->ci.meta,
-		};
-		memcpy(c.digest, u->digest, sizeof c.digest);
-		rc = store_put(r->app->store, &c, cfg->chart_url, err);
-		if (rc != CD_OK) {
-			/* A chart this request created is taken back, so a refused
-			 * upload (507 when the state disk is full) leaves nothing
-			 * for the indexer to publish later. */
-			if (!overwrite)
-				(void)storage_remove(cfg->storage_root, r->repo, u->chart_file, NULL);
-			return rc;
-		}
-	}
+	if (u->chart && (rc = save_chart(r, u, overwrite, err)) != CD_OK)
+		return rc;
 	if (u->prov) {
 		rc = write_file(r, u->prov_file, u->prov, u->prov_len, overwrite, NULL, err);
 		if (rc != CD_OK)

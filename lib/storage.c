@@ -2,9 +2,11 @@
  *
  * Every path is walked one validated component at a time with openat and
  * O_NOFOLLOW from the root directory, so neither a crafted name nor a
- * symlink planted inside the storage can lead outside it.  Writes go to a
- * ".cd-tmp-*" file in the target directory and are published by link(2)
- * (create-only: of racing writers exactly one wins) or rename(2). */
+ * symlink planted inside the storage can lead outside it.  Writes go to an
+ * unnamed O_TMPFILE (or a ".cd-tmp-*" file where that is not supported) in
+ * the target directory, fsync'd, and are published by link(2) (create-only:
+ * of racing writers exactly one wins) or rename(2), then the directory is
+ * fsync'd. */
 #include "storage.h"
 #include "log.h"
 
@@ -186,40 +188,81 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* Creates a new temp file in dirfd holding data, fsync'd and closed; its
- * name goes to tmp and its identity to st.  -1 with errno, and no temp
- * file left, on failure. */
-static int write_tmp(int dirfd, const void *data, size_t len, char tmp[64],
-                     struct stat *st)
+static void fill_stat(struct storage_stat *out, const struct stat *st)
 {
-	int fd = -1;
-	for (int tries = 0; fd < 0 && tries < 8; tries++) {
+	out->size = (int64_t)st->st_size;
+	out->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	out->ino = (uint64_t)st->st_ino;
+}
+
+/* Opens a file for the data in dirfd: unnamed (O_TMPFILE) where the file
+ * system allows it, so a failed or crashed upload leaves nothing behind
+ * and publishing frees no inode (ext4 pays for every recently freed inode
+ * at the next create); else a new STORAGE_TMP_PREFIX file whose name goes
+ * to tmp.  Returns the fd, or -1 with errno. */
+static int open_tmp(int dirfd, char tmp[64])
+{
+	int fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		tmp[0] = '\0';
+		return fd;
+	}
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT)
+		return -1;
+	for (int tries = 0; tries < 8; tries++) {
 		tmp_name(tmp);
 		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
+/* Gives an unnamed staged file the temp name s->tmp (linkat through
+ * /proc/self/fd: AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH).  Without
+ * /proc the data is written again to a named temp file.  0 or -1/errno. */
+static int name_staged(struct storage_staged *s)
+{
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
+	for (int tries = 0; tries < 8; tries++) {
+		tmp_name(s->tmp);
+		if (linkat(AT_FDCWD, proc, s->dirfd, s->tmp, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	if (errno != ENOENT && errno != EPERM && errno != ENOTSUP)
+		return -1;
+	/* No /proc: a named copy (the unnamed one vanishes at close). */
+	struct stat sb;
+	int fd = -1;
+	for (int tries = 0; fd < 0 && tries < 8; tries++) {
+		tmp_name(s->tmp);
+		fd = openat(s->dirfd, s->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0 && errno != EEXIST)
-			return -1;
+			break;
 	}
-	if (fd < 0)
-		return -1;
-	if (write_all(fd, data, len) != 0 || fsync(fd) != 0 || fstat(fd, st) != 0) {
+	if (fd < 0 || write_all(fd, s->data, s->len) != 0 || fsync(fd) != 0 || fstat(fd, &sb) != 0) {
 		int e = errno;
-		close(fd);
-		unlinkat(dirfd, tmp, 0);
+		if (fd >= 0) {
+			close(fd);
+			unlinkat(s->dirfd, s->tmp, 0);
+		}
+		s->tmp[0] = '\0';
 		errno = e;
 		return -1;
 	}
-	if (close(fd) != 0) {
-		int e = errno;
-		unlinkat(dirfd, tmp, 0);
-		errno = e;
-		return -1;
-	}
+	close(s->fd);
+	s->fd = fd;
+	fill_stat(&s->st, &sb);
 	return 0;
 }
 
-/* Publishes tmp as file without replacing an existing one: link(2), or
- * renameat2(RENAME_NOREPLACE) where the file system has no hard links.
- * Returns 0, or -1 with errno (EEXIST when the file is there). */
+/* Publishes the named temp file without replacing an existing file:
+ * link(2), or renameat2(RENAME_NOREPLACE) where the file system has no
+ * hard links.  Returns 0, or -1 with errno (EEXIST when the file is
+ * there). */
 static int publish_new(int dirfd, const char *tmp, const char *file)
 {
 	if (linkat(dirfd, tmp, dirfd, file, 0) == 0) {
@@ -231,47 +274,84 @@ static int publish_new(int dirfd, const char *tmp, const char *file)
 	return renameat2(dirfd, tmp, dirfd, file, RENAME_NOREPLACE);
 }
 
-static void fill_stat(struct storage_stat *out, const struct stat *st)
+cd_rc storage_stage(const char *root, const char *repo, const char *file,
+                    const void *data, size_t len, struct storage_staged *out, cd_err *err)
 {
-	out->size = (int64_t)st->st_size;
-	out->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	out->ino = (uint64_t)st->st_ino;
+	struct stat sb;
+	memset(out, 0, sizeof *out);
+	out->fd = out->dirfd = -1;
+	cd_rc rc = check_names(repo, file, err);
+	if (rc != CD_OK)
+		return rc;
+	if ((out->dirfd = open_repo_dir(root, repo, true)) < 0)
+		return fs_fail(err, errno, "create the repository directory");
+	out->data = data;
+	out->len = len;
+	if ((out->fd = open_tmp(out->dirfd, out->tmp)) < 0 ||
+	    write_all(out->fd, data, len) != 0 || fsync(out->fd) != 0 ||
+	    fstat(out->fd, &sb) != 0) {
+		rc = fs_fail(err, errno, "write the file");
+		storage_discard(out);
+		return rc;
+	}
+	fill_stat(&out->st, &sb);
+	return CD_OK;
+}
+
+cd_rc storage_publish(struct storage_staged *s, const char *file, bool overwrite, cd_err *err)
+{
+	char proc[64];
+	int r;
+	if (s->tmp[0] == '\0' && !overwrite) {
+		/* Create-only straight from the unnamed file: one link(2). */
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
+		r = linkat(AT_FDCWD, proc, s->dirfd, file, AT_SYMLINK_FOLLOW);
+		if (r != 0 && errno != EEXIST) {
+			r = name_staged(s);
+			if (r == 0)
+				r = publish_new(s->dirfd, s->tmp, file);
+		}
+	} else {
+		r = s->tmp[0] == '\0' ? name_staged(s) : 0;
+		if (r == 0)
+			r = overwrite ? renameat(s->dirfd, s->tmp, s->dirfd, file)
+			              : publish_new(s->dirfd, s->tmp, file);
+	}
+	if (r != 0) {
+		if (errno == EEXIST)
+			return cd_fail(err, CD_EEXIST, "file already exists");
+		return fs_fail(err, errno, "publish the file");
+	}
+	s->tmp[0] = '\0'; /* the name is the file's now */
+	if (fsync(s->dirfd) != 0)
+		return fs_fail(err, errno, "sync the repository directory");
+	return CD_OK;
+}
+
+void storage_discard(struct storage_staged *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->dirfd >= 0) {
+		if (s->tmp[0] != '\0')
+			unlinkat(s->dirfd, s->tmp, 0);
+		close(s->dirfd);
+	}
+	s->fd = s->dirfd = -1;
+	s->tmp[0] = '\0';
 }
 
 cd_rc storage_write(const char *root, const char *repo, const char *file,
                     const void *data, size_t len, bool overwrite,
                     struct storage_stat *st, cd_err *err)
 {
-	char tmp[64];
-	struct stat sb;
-	cd_rc rc = check_names(repo, file, err);
-	if (rc != CD_OK)
-		return rc;
-
-	int dirfd = open_repo_dir(root, repo, true);
-	if (dirfd < 0)
-		return fs_fail(err, errno, "create the repository directory");
-	if (write_tmp(dirfd, data, len, tmp, &sb) != 0) {
-		rc = fs_fail(err, errno, "write the file");
-		close(dirfd);
-		return rc;
-	}
-	int r = overwrite ? renameat(dirfd, tmp, dirfd, file) : publish_new(dirfd, tmp, file);
-	if (r != 0) {
-		int e = errno;
-		unlinkat(dirfd, tmp, 0);
-		if (e == EEXIST)
-			rc = cd_fail(err, CD_EEXIST, "file already exists");
-		else
-			rc = fs_fail(err, e, "publish the file");
-		close(dirfd);
-		return rc;
-	}
-	if (fsync(dirfd) != 0)
-		rc = fs_fail(err, errno, "sync the repository directory");
-	close(dirfd);
+	struct storage_staged s;
+	cd_rc rc = storage_stage(root, repo, file, data, len, &s, err);
+	if (rc == CD_OK)
+		rc = storage_publish(&s, file, overwrite, err);
 	if (rc == CD_OK && st != NULL)
-		fill_stat(st, &sb);
+		*st = s.st;
+	storage_discard(&s);
 	return rc;
 }
 

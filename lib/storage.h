@@ -3,8 +3,9 @@
  * <root>/[<repo>/]<name>-<version>.tgz and <name>-<version>.tgz.prov, where
  * <repo> has DEPTH segments.  Nothing here can name a path outside root:
  * repo keys and file names are validated before any system call.  Writes
- * are atomic: a ".cd-tmp-*" file in the target directory, fsync, link or
- * rename onto the final name, fsync of the directory. */
+ * are atomic: an unnamed O_TMPFILE (or a ".cd-tmp-*" file) in the target
+ * directory, fsync, link or rename onto the final name, fsync of the
+ * directory. */
 #ifndef CD_STORAGE_H
 #define CD_STORAGE_H
 
@@ -41,6 +42,32 @@ struct storage_stat {
 cd_rc storage_write(const char *root, const char *repo, const char *file,
                     const void *data, size_t len, bool overwrite,
                     struct storage_stat *st, cd_err *err);
+
+/* A file written and fsync'd but not yet visible under its name: lets a
+ * caller commit the index row between writing and publishing (an
+ * overwrite that the index refuses then changes nothing).  data must
+ * stay valid until storage_discard. */
+struct storage_staged {
+	int dirfd;               /* the repo directory */
+	int fd;                  /* the staged file */
+	char tmp[64];            /* its temp name, "" while unnamed */
+	const void *data;        /* borrowed: rewritten where O_TMPFILE can't be linked */
+	size_t len;
+	struct storage_stat st;  /* identity of the staged (= final) file */
+};
+
+/* Writes data to a new file in <root>/<repo> (created as needed) without
+ * naming it file yet.  On failure nothing is left and *out needs no
+ * discard (it is safe to call). */
+cd_rc storage_stage(const char *root, const char *repo, const char *file,
+                    const void *data, size_t len, struct storage_staged *out, cd_err *err);
+
+/* Makes the staged file visible as file: create-only (CD_EEXIST when
+ * present, nothing changed) or replacing; then fsyncs the directory. */
+cd_rc storage_publish(struct storage_staged *s, const char *file, bool overwrite, cd_err *err);
+
+/* Releases a staged file; one never published is removed. */
+void storage_discard(struct storage_staged *s);
 
 /* Removes <root>/<repo>/<file>; CD_ENOTFOUND when absent. */
 cd_rc storage_remove(const char *root, const char *repo, const char *file, cd_err *err);

@@ -9,8 +9,10 @@
 #   check_status "GET /health answers 200" 200 "$BASE/health"
 #   finish
 #
-# Every check prints "ok   <file>: <what>" or "FAIL <file>: <what>"; finish
-# prints "<file>: N passed, M failed" and exits 1 when anything failed.
+# Every check prints "ok   <file>: <what>" or "FAIL <file>: <what>" and
+# returns 0 either way (under set -e a failed check must not end the file:
+# the checks after it still run); finish prints "<file>: N passed, M
+# failed" and exits 1 when anything failed.
 # KEEP_TMP=1 keeps the temp directory for a look afterwards.
 
 set -euo pipefail
@@ -229,7 +231,6 @@ check_status() {
 	else
 		fail "$desc: status $LAST_STATUS, want $want"
 		head -c 600 "$LAST_BODY" | detail
-		return 1
 	fi
 }
 
@@ -243,7 +244,6 @@ check_body_contains() {
 	else
 		fail "$desc: status $LAST_STATUS, body lacks $needle"
 		head -c 600 "$LAST_BODY" | detail
-		return 1
 	fi
 }
 
@@ -256,7 +256,7 @@ check_json() {
 	if [ "$LAST_STATUS" != "$want" ]; then
 		fail "$desc: status $LAST_STATUS, want $want"
 		head -c 600 "$LAST_BODY" | detail
-		return 1
+		return 0
 	fi
 	if python3 - "$LAST_BODY" "$expr" <<'PY'
 import json, sys
@@ -272,7 +272,6 @@ PY
 	else
 		fail "$desc: body does not satisfy: $expr"
 		head -c 600 "$LAST_BODY" | detail
-		return 1
 	fi
 }
 

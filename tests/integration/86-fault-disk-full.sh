@@ -6,8 +6,8 @@
 # (?force) that does not fit leaves the old bytes intact; older charts are
 # still served; once space is freed uploads succeed again.
 # Then the state directory (SQLite, rendered index files) is the full one:
-# an upload or a delete that cannot be recorded answers 507 and changes
-# nothing in storage either, and the index rendered before is still served.
+# an upload, a forced overwrite or a delete that cannot be recorded
+# answers 507 and changes nothing in storage either, and the index rendered before is still served.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/tools/rel.sh"
 
@@ -119,6 +119,11 @@ check_json "state full: a delete that cannot be recorded answers 507" 507 \
 	'isinstance(j.get("error"), str)' -X DELETE "$BASE/api/charts/gone/1.0.0"
 check "state full: ... and leaves the chart in storage (the index still lists it)" test -e "$STORAGE/gone-1.0.0.tgz"
 check_status "state full: ... so the listed chart still downloads" 200 "$BASE/charts/gone-1.0.0.tgz"
+sized_chart keep 1.0.0 2 "$c/keep-1.0.0-other.tgz"
+check_json "state full: a forced overwrite that cannot be recorded answers 507" 507 \
+	'isinstance(j.get("error"), str)' --data-binary "@$c/keep-1.0.0-other.tgz" "$BASE/api/charts?force"
+check "state full: ... and the old bytes stay in storage" cmp -s "$c/keep-1.0.0.tgz" "$STORAGE/keep-1.0.0.tgz"
+check "state full: ... and no temp file is left" test -z "$(storage_tmp_files)"
 check_status "state full: the index rendered before is still served" 200 "$BASE/index.yaml"
 check "state full: ... unchanged" cmp -s "$LAST_BODY" "$TMP/index.before"
 check_status "state full: an older chart is still served" 200 "$BASE/charts/keep-1.0.0.tgz"

@@ -107,40 +107,6 @@ stack_logs() {
 	cat "$TMP"/stack.*.log "$STATE/nginx/error.log" 2>/dev/null || true
 }
 
-# tests/lib.sh's check_status, check_json and check_body_contains return 1
-# on a failed check, which `set -e` turns into the end of the file; here a
-# failed check is recorded and the file goes on to its summary line.
-for _f in check_status check_body_contains; do
-	eval "$(declare -f "$_f" | sed "1s/^$_f/_lib_$_f/")"
-	eval "$_f() { _lib_$_f \"\$@\" || true; }"
-done
-unset _f
-# (check_json holds a here-document that `declare -f` cannot reproduce.)
-check_json() {
-	local desc=$1 want=$2 expr=$3 ok=0
-	shift 3
-	http "$@"
-	if [ "$LAST_STATUS" != "$want" ]; then
-		fail "$desc: status $LAST_STATUS, want $want"
-		head -c 600 "$LAST_BODY" | detail
-		return 0
-	fi
-	python3 -c '
-import json, sys
-try:
-    j = json.load(open(sys.argv[1], encoding="utf-8"))
-except Exception as e:
-    print("body is not JSON: %s" % e)
-    sys.exit(1)
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$LAST_BODY" "$expr" || ok=$?
-	if [ "$ok" -eq 0 ]; then
-		pass "$desc"
-	else
-		fail "$desc: body does not satisfy: $expr"
-		head -c 600 "$LAST_BODY" | detail
-	fi
-}
-
 # True when the servers are built with AddressSanitizer (make check-asan):
 # their RSS then holds shadow memory and ASan's quarantine of freed blocks
 # (256 MiB by default), so memory bounds are loosened and flatness is not

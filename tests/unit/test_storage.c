@@ -80,6 +80,66 @@ TEST(storage_overwrite_replaces_the_file)
 	rm_tree(root);
 }
 
+/* Counts the entries of dir other than "." and "..". */
+static int count_entries(const char *dir)
+{
+	int n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL)
+		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+TEST(storage_staged_file_is_invisible_until_published_and_gone_when_discarded)
+{
+	char *root = make_root();
+	cd_err err;
+	struct storage_staged s;
+	CHECK(storage_stage(root, "", "a-1.0.0.tgz", "one", 3, &s, &err) == CD_OK);
+	CHECK(s.st.size == 3 && s.st.ino != 0);
+	CHECK(count_entries(root) == 0);
+	CHECK(!storage_exists(root, "", "a-1.0.0.tgz", NULL));
+	storage_discard(&s);
+	CHECK(count_entries(root) == 0);
+	rm_tree(root);
+}
+
+TEST(storage_publish_keeps_the_staged_identity)
+{
+	char *root = make_root();
+	cd_err err;
+	struct storage_staged s;
+	struct storage_stat st;
+	CHECK(storage_stage(root, "t", "a-1.0.0.tgz", "one", 3, &s, &err) == CD_OK);
+	CHECK(storage_publish(&s, "a-1.0.0.tgz", false, &err) == CD_OK);
+	storage_discard(&s);
+	CHECK(storage_exists(root, "t", "a-1.0.0.tgz", &st));
+	CHECK(st.ino == s.st.ino && st.size == s.st.size && st.mtime_ns == s.st.mtime_ns);
+	CHECK_STR(slurp(root, "t/a-1.0.0.tgz"), "one");
+	rm_tree(root);
+}
+
+TEST(storage_publish_create_only_refuses_an_existing_file_and_overwrite_replaces_it)
+{
+	char *root = make_root();
+	cd_err err;
+	struct storage_staged s;
+	struct storage_stat st;
+	CHECK(storage_write(root, "", "a-1.0.0.tgz", "one", 3, false, NULL, &err) == CD_OK);
+	CHECK(storage_stage(root, "", "a-1.0.0.tgz", "two!", 4, &s, &err) == CD_OK);
+	CHECK(storage_publish(&s, "a-1.0.0.tgz", false, &err) == CD_EEXIST);
+	CHECK_STR(slurp(root, "a-1.0.0.tgz"), "one");
+	CHECK(storage_publish(&s, "a-1.0.0.tgz", true, &err) == CD_OK);
+	storage_discard(&s);
+	CHECK_STR(slurp(root, "a-1.0.0.tgz"), "two!");
+	CHECK(storage_exists(root, "", "a-1.0.0.tgz", &st) && st.ino == s.st.ino);
+	CHECK(count_entries(root) == 1);
+	rm_tree(root);
+}
+
 TEST(storage_write_creates_nested_repo_directories)
 {
 	char *root = make_root();
