@@ -116,6 +116,8 @@ static cd_rc open_db(const struct cd_config *cfg, struct store **s, struct db_id
 		return rc;
 	if (store_set_cache_kib(*s, WORKER_CACHE_KIB, err) != CD_OK)
 		log_warn("keeping the default database cache size: %s", err->msg);
+	/* An upload writes its own row; the indexer rebuilds the name's block. */
+	store_set_lazy(*s, true);
 	return CD_OK;
 }
 

@@ -31,6 +31,11 @@
 #define RETRY_S 5.0
 /* Files that were still being written are looked at again after this. */
 #define SETTLE_S 2.0
+/* Blocks that uploads left stale are rebuilt this long after a change,
+ * REFRESH_BATCH names per write transaction (readers render stale names
+ * from their rows meanwhile, so this only keeps renders cheap). */
+#define REFRESH_S 1.0
+#define REFRESH_BATCH 200
 /* Past this many changed files at once, one full pass is cheaper than
  * checking each (a bulk copy into storage). */
 #define MAX_PENDING_FILES 20000
@@ -222,6 +227,25 @@ static void pending_clear(struct pending *pd)
 	pd->due = 0;
 }
 
+/* Rebuilds the blocks uploads left stale, a batch per write transaction so
+ * uploads get the lock in between. */
+static void refresh_blocks(struct indexer *ix)
+{
+	cd_err err;
+	int n = 0;
+	long total = 0;
+	double t0 = now_s();
+	do {
+		if (store_refresh_blocks(ix->s, REFRESH_BATCH, &n, &err) != CD_OK) {
+			log_warn("cannot rebuild the stale index blocks: %s", err.msg);
+			break;
+		}
+		total += n;
+	} while (n == REFRESH_BATCH && !got_stop);
+	if (total > 0)
+		log_debug("rebuilt %ld stale index blocks in %.3f s", total, now_s() - t0);
+}
+
 static void watch_loop(struct indexer *ix, struct watch *w)
 {
 	const struct cd_config *cfg = ix->cfg;
@@ -229,6 +253,7 @@ static void watch_loop(struct indexer *ix, struct watch *w)
 	struct pass_stats ps;
 	double next_full = now_s() + cfg->cache_interval_s;
 	double retry_due = 0;
+	double refresh_due = now_s(); /* blocks left stale before this start */
 
 	while (!got_stop) {
 		if (retry_due != 0 && now_s() >= retry_due) {
@@ -260,6 +285,13 @@ static void watch_loop(struct indexer *ix, struct watch *w)
 				break;
 			reconcile_render(ix, false);
 			next_full = now_s() + (rc == CD_OK ? cfg->cache_interval_s : RETRY_S);
+			if (refresh_due == 0)
+				refresh_due = now_s() + REFRESH_S;
+			continue;
+		}
+		if (refresh_due != 0 && now >= refresh_due) {
+			refresh_due = 0;
+			refresh_blocks(ix);
 			continue;
 		}
 		if (pd.due != 0 && now >= pd.due) {
@@ -278,10 +310,14 @@ static void watch_loop(struct indexer *ix, struct watch *w)
 				next_full = now_s() + RETRY_S;
 			if (ix->retry.len > 0 && retry_due == 0)
 				retry_due = now_s() + SETTLE_S;
+			if (refresh_due == 0)
+				refresh_due = now_s() + REFRESH_S;
 			continue;
 		}
 
 		double until = next_full;
+		if (refresh_due != 0 && refresh_due < until)
+			until = refresh_due;
 		if (pd.due != 0 && pd.due < until)
 			until = pd.due;
 		if (retry_due != 0 && retry_due < until)
@@ -333,7 +369,15 @@ static cd_rc rebuild_index_db(const struct cd_config *cfg, struct store **s, con
 static cd_rc open_index_db(const struct cd_config *cfg, struct store **s, cd_err *err)
 {
 	*s = NULL;
-	cd_rc rc = store_open(cfg->db_path, s, err);
+	cd_rc rc;
+	if (reconcile_bulk_interrupted(cfg)) {
+		log_warn("the machine stopped during a bulk load of the index (which runs without "
+		         "syncs): moving the database aside and rebuilding the index from storage");
+		if ((rc = store_recreate(cfg->db_path, s, err)) == CD_OK)
+			reconcile_bulk_forget(cfg);
+	} else {
+		rc = store_open(cfg->db_path, s, err);
+	}
 	if (rc == CD_EDB)
 		rc = rebuild_index_db(cfg, s, err->msg, err);
 	if (rc == CD_OK && (rc = store_sync_chart_url(*s, cfg->chart_url, err)) == CD_EDB &&

@@ -20,13 +20,20 @@
  *                                   gen), so a render learns what changed
  *                                   since an earlier file without reading
  *                                   the texts
+ *   block_stale(repo, name, gen)    names whose block is out of date since
+ *                                   the change of generation gen (lazy
+ *                                   writers, see below)
  *   badfile(repo, file, size, mtime_ns, ino, reason)
  *                                   invalid files, by identity
  *   setting(key PK, value)          "chart_url" the entries were rendered with
  *
  * Writers mark the (repo, name) pairs they touch in a per-connection TEMP
- * table; at commit those blocks are rebuilt and their repos' generations
- * bumped, so a batch of many versions of one name rebuilds its block once.
+ * table; at commit their repos' generations are bumped and those blocks
+ * rebuilt, so a batch of many versions of one name rebuilds its block once.
+ * A lazy writer (store_set_lazy: the upload path) records the names in
+ * block_stale instead, so an upload costs its own row whatever the number
+ * of versions of its chart; renders read a stale name's rows directly and
+ * store_refresh_blocks (the indexer, in the background) rebuilds them.
  * A new repo's generation starts at the current time in microseconds, so
  * generations keep growing across a recreated database and an index file
  * rendered from the old one is never taken for a new generation. */
@@ -42,7 +49,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define BUSY_TIMEOUT_MS 10000
 /* In bulk mode the WAL is checkpointed every 64 MB rather than every 4 MB
  * (SQLite's 1000 pages), so pages rewritten by many batches (indexes, the
@@ -68,7 +75,10 @@ static const char schema_sql[] =
 	"  mtime_ns INTEGER NOT NULL, ino INTEGER NOT NULL, reason TEXT NOT NULL,"
 	"  PRIMARY KEY(repo, file));"
 	"CREATE TABLE IF NOT EXISTS setting("
-	"  key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);";
+	"  key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS block_stale("
+	"  repo TEXT NOT NULL, name TEXT NOT NULL, gen INTEGER NOT NULL,"
+	"  PRIMARY KEY(repo, name)) WITHOUT ROWID;";
 
 /* Run after block has its gen column (schema 3 gains it by ALTER TABLE,
  * which leaves the rows as they are: their gen reads 0, "before schema 4",
@@ -84,7 +94,7 @@ static const char schema_v4_sql[] =
 	"  UPDATE block SET gen = coalesce((SELECT gen FROM repo WHERE repo = NEW.repo), 0) + 1"
 	"   WHERE rowid = NEW.rowid;"
 	"  END;"
-	"PRAGMA user_version = 4;";
+	"PRAGMA user_version = 5;";
 
 /* The cached statements; each is reset right after use. */
 enum stmt_id {
@@ -102,6 +112,8 @@ enum stmt_id {
 	ST_BLOCK_ROWS,
 	ST_BLOCK_PUT,
 	ST_BLOCK_DEL,
+	ST_STALE_MARK,
+	ST_STALE_DEL,
 	ST_BAD_PUT,
 	ST_BAD_DEL,
 	ST_BAD_GET,
@@ -127,8 +139,13 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BLOCK_ROWS] = "SELECT entry_yaml, entry_json FROM chart WHERE repo = ?1 AND name = ?2"
 	                  " ORDER BY version COLLATE semver DESC, version DESC",
 	[ST_BLOCK_PUT] = "INSERT OR REPLACE INTO block(repo, name, yaml, json, gen)"
-	                 " VALUES(?1, ?2, ?3, ?4, coalesce((SELECT gen FROM repo WHERE repo = ?1), 0))",
+	                 " VALUES(?1, ?2, ?3, ?4,"
+	                 " coalesce(?5, (SELECT gen FROM repo WHERE repo = ?1), 0))",
 	[ST_BLOCK_DEL] = "DELETE FROM block WHERE repo = ?1 AND name = ?2",
+	[ST_STALE_MARK] = "INSERT OR REPLACE INTO block_stale(repo, name, gen)"
+	                  " SELECT repo, name, (SELECT gen FROM repo WHERE repo = d.repo)"
+	                  " FROM temp.dirty AS d",
+	[ST_STALE_DEL] = "DELETE FROM block_stale WHERE repo = ?1 AND name = ?2",
 	[ST_BAD_PUT] = "INSERT OR REPLACE INTO badfile(repo, file, size, mtime_ns, ino, reason)"
 	               " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_BAD_DEL] = "DELETE FROM badfile WHERE repo = ?1 AND file = ?2",
@@ -140,6 +157,7 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
 	bool in_batch;       /* between store_begin and store_commit/rollback */
+	bool lazy;           /* single writes mark blocks stale (store_set_lazy) */
 	struct buf yaml, json; /* reused while rebuilding blocks */
 	/* Within the open transaction: the repo known to have its row and the
 	 * (repo, name) marked dirty last, so a batch of puts repeats neither
@@ -491,6 +509,12 @@ void store_bulk(struct store *s, bool on)
 	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
+cd_rc store_set_unsynced(struct store *s, bool unsynced, cd_err *err)
+{
+	return exec(s, unsynced ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL", err,
+	            "set synchronous mode");
+}
+
 cd_rc store_read_begin(struct store *s, cd_err *err)
 {
 	return exec(s, "BEGIN", err, "start reading");
@@ -643,8 +667,10 @@ static cd_rc render_block(struct store *s, const char *repo, const char *name,
 }
 
 /* Rewrites the stored block of (repo, name) from its rows, or deletes it
- * when no version is left. */
-static cd_rc rebuild_block(struct store *s, const char *repo, const char *name, cd_err *err)
+ * when no version is left, and clears its stale mark.  The block records
+ * generation gen, or the repo's current one when gen < 0. */
+static cd_rc rebuild_block(struct store *s, const char *repo, const char *name, int64_t gen,
+                           cd_err *err)
 {
 	size_t count;
 	cd_rc rc = render_block(s, repo, name, &count, err);
@@ -658,8 +684,16 @@ static cd_rc rebuild_block(struct store *s, const char *repo, const char *name, 
 	if (count) {
 		sqlite3_bind_text(st, 3, s->yaml.data, (int)s->yaml.len, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, s->json.data, (int)s->json.len, SQLITE_STATIC);
+		if (gen >= 0)
+			sqlite3_bind_int64(st, 5, gen);
 	}
-	return run(s, st, err, "store a chart's index block");
+	if ((rc = run(s, st, err, "store a chart's index block")) != CD_OK)
+		return rc;
+	if ((st = stmt(s, ST_STALE_DEL, err)) == NULL)
+		return CD_EDB;
+	bind_text(st, 1, repo);
+	bind_text(st, 2, name);
+	return run(s, st, err, "clear a stale mark");
 }
 
 /* Bumps the generation of each repo touched, rebuilds every block marked
@@ -676,19 +710,26 @@ static cd_rc flush_dirty(struct store *s, cd_err *err)
 	if (list == NULL || bump == NULL)
 		return CD_EDB;
 	rc = run(s, bump, err, "bump the generation");
-	while (rc == CD_OK && (r = sqlite3_step(list)) == SQLITE_ROW) {
+	if (rc == CD_OK && s->lazy) {
+		sqlite3_stmt *mark = stmt(s, ST_STALE_MARK, err);
+		rc = mark ? run(s, mark, err, "mark blocks stale") : CD_EDB;
+		done(list);
+		list = NULL;
+	}
+	while (list && rc == CD_OK && (r = sqlite3_step(list)) == SQLITE_ROW) {
 		char *repo = strdup((const char *)sqlite3_column_text(list, 0));
 		char *name = strdup((const char *)sqlite3_column_text(list, 1));
 		if (repo == NULL || name == NULL)
 			rc = cd_fail(err, CD_ENOMEM, "out of memory");
 		else
-			rc = rebuild_block(s, repo, name, err);
+			rc = rebuild_block(s, repo, name, -1, err);
 		free(repo);
 		free(name);
 	}
 	if (rc == CD_OK && r != SQLITE_DONE)
 		rc = db_fail(s, r, err, "list changed charts");
-	done(list);
+	if (list)
+		done(list);
 	sqlite3_stmt *clear = rc == CD_OK ? stmt(s, ST_DIRTY_CLEAR, err) : NULL;
 	if (rc == CD_OK)
 		rc = clear ? run(s, clear, err, "clear the change list") : CD_EDB;
@@ -1192,58 +1233,76 @@ struct block_walk {
 	void *ctx;
 };
 
-static int block_row(sqlite3_stmt *st, void *vctx, cd_rc *rc)
+static int block_all(const char *name, int64_t gen, const char *text, size_t len, void *ctx)
 {
-	struct block_walk *w = vctx;
-	const char *name = (const char *)sqlite3_column_text(st, 0);
-	const char *text = (const char *)sqlite3_column_text(st, 1);
-	size_t len = (size_t)sqlite3_column_bytes(st, 1);
-	(void)rc;
-	return w->fn(name ? name : "", text ? text : "", len, w->ctx);
+	struct block_walk *w = ctx;
+	(void)gen;
+	return w->fn(name, text, len, w->ctx);
 }
 
-/* No index has the yamlkey order, so the names are sorted (small) and
- * the blocks fetched one by one in that order (see each_ordered). */
 cd_rc store_each_block(struct store *s, const char *repo, enum store_format fmt,
                        int (*fn)(const char *name, const char *text, size_t len, void *ctx),
                        void *ctx, cd_err *err)
 {
 	struct block_walk w = { fn, ctx };
-	return each_ordered(s, "SELECT rowid FROM block WHERE repo = ?1 ORDER BY name COLLATE yamlkey",
-	                    fmt == STORE_JSON ? "SELECT name, json FROM block WHERE rowid = ?1"
-	                                      : "SELECT name, yaml FROM block WHERE rowid = ?1",
-	                    repo, block_row, &w, err, "read the index blocks");
+	return store_each_block_since(s, repo, fmt, INT64_MIN, block_all, &w, err);
 }
 
-/* The names and generations come from the block_gen index alone (SQLite
- * sorts those small rows by yamlkey); a text is fetched by rowid only for
- * a block rewritten after since. */
+/* The names and generations come from the block_gen index and the small
+ * block_stale table alone (SQLite sorts those rows by yamlkey); a text is
+ * read only for a block changed after since: by rowid from block, or, for
+ * a stale name, rendered from its chart rows (a name left without rows is
+ * skipped: it was deleted). */
 cd_rc store_each_block_since(struct store *s, const char *repo, enum store_format fmt,
                              int64_t since,
                              int (*fn)(const char *name, int64_t gen, const char *text,
                                        size_t len, void *ctx),
                              void *ctx, cd_err *err)
 {
-	sqlite3_stmt *order = NULL, *row = NULL;
+	sqlite3_stmt *order = NULL, *row = NULL, *any = NULL;
 	cd_rc rc = CD_OK;
-	int r = sqlite3_prepare_v2(s->db, "SELECT name, gen, rowid FROM block WHERE repo = ?1"
-	                                  " ORDER BY name COLLATE yamlkey", -1, &order, NULL);
+	int r = sqlite3_prepare_v2(s->db,
+		"SELECT name, gen, rowid, 0 FROM block WHERE repo = ?1 AND NOT EXISTS"
+		" (SELECT 1 FROM block_stale AS z WHERE z.repo = ?1 AND z.name = block.name)"
+		" UNION ALL SELECT name, gen, 0, 1 FROM block_stale WHERE repo = ?1"
+		" ORDER BY 1 COLLATE yamlkey", -1, &order, NULL);
 	if (r == SQLITE_OK)
 		r = sqlite3_prepare_v2(s->db, fmt == STORE_JSON ? "SELECT json FROM block WHERE rowid = ?1"
 		                                                : "SELECT yaml FROM block WHERE rowid = ?1",
 		                       -1, &row, NULL);
+	if (r == SQLITE_OK)
+		r = sqlite3_prepare_v2(s->db, "SELECT 1 FROM chart WHERE repo = ?1 AND name = ?2",
+		                       -1, &any, NULL);
 	if (r != SQLITE_OK) {
 		sqlite3_finalize(order);
+		sqlite3_finalize(row);
 		return db_fail(s, r, err, "read the index blocks");
 	}
 	bind_text(order, 1, repo);
-	while ((r = sqlite3_step(order)) == SQLITE_ROW) {
+	while (rc == CD_OK && (r = sqlite3_step(order)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(order, 0);
 		int64_t gen = sqlite3_column_int64(order, 1);
+		bool stale = sqlite3_column_int(order, 3) != 0;
 		const char *text = NULL;
-		size_t len = 0;
+		size_t len = 0, count = 1;
 		int rr = SQLITE_ROW;
-		if (gen > since) {
+		if (name == NULL)
+			name = "";
+		if (gen > since && stale) {
+			if ((rc = render_block(s, repo, name, &count, err)) != CD_OK)
+				break;
+			const struct buf *b = fmt == STORE_JSON ? &s->json : &s->yaml;
+			text = b->data ? b->data : "";
+			len = b->len;
+		} else if (stale) {
+			/* Unchanged since; but a name deleted before since is gone. */
+			bind_text(any, 1, repo);
+			bind_text(any, 2, name);
+			if ((rr = sqlite3_step(any)) == SQLITE_DONE)
+				count = 0;
+			sqlite3_reset(any);
+			rr = rr == SQLITE_DONE ? SQLITE_ROW : rr;
+		} else if (gen > since) {
 			sqlite3_bind_int64(row, 1, sqlite3_column_int64(order, 2));
 			if ((rr = sqlite3_step(row)) == SQLITE_ROW) {
 				text = (const char *)sqlite3_column_text(row, 0);
@@ -1252,7 +1311,7 @@ cd_rc store_each_block_since(struct store *s, const char *repo, enum store_forma
 					text = "";
 			}
 		}
-		int stop = rr == SQLITE_ROW ? fn(name ? name : "", gen, text, len, ctx) : 0;
+		int stop = rr == SQLITE_ROW && count > 0 ? fn(name, gen, text, len, ctx) : 0;
 		sqlite3_reset(row);
 		if (rr != SQLITE_ROW && rr != SQLITE_DONE) {
 			r = rr;
@@ -1263,10 +1322,73 @@ cd_rc store_each_block_since(struct store *s, const char *repo, enum store_forma
 			break;
 		}
 	}
-	if (r != SQLITE_DONE)
+	if (rc == CD_OK && r != SQLITE_DONE)
 		rc = db_fail(s, r, err, "read the index blocks");
+	sqlite3_finalize(any);
 	sqlite3_finalize(row);
 	sqlite3_finalize(order);
+	return rc;
+}
+
+void store_set_lazy(struct store *s, bool lazy)
+{
+	s->lazy = lazy;
+}
+
+/* One short write transaction for up to max names: each block gets the
+ * generation it went stale at, the change it shows, so an index file
+ * rendered since (whose map may list the name) stays a valid base. */
+cd_rc store_refresh_blocks(struct store *s, int max, int *refreshed, cd_err *err)
+{
+	struct stale { char *repo, *name; int64_t gen; } *v = NULL;
+	int n = 0;
+	int64_t any = 0;
+	sqlite3_stmt *st = NULL;
+	*refreshed = 0;
+	/* Mostly there is nothing to do: find out without the write lock. */
+	cd_rc rc = query_int(s, "SELECT EXISTS(SELECT 1 FROM block_stale)", &any, err,
+	                     "list stale blocks");
+	if (rc != CD_OK || !any)
+		return rc;
+	rc = write_begin(s, err);
+	if (rc != CD_OK)
+		return rc;
+	int r = sqlite3_prepare_v2(s->db, "SELECT repo, name, gen FROM block_stale LIMIT ?1", -1,
+	                           &st, NULL);
+	if (r != SQLITE_OK)
+		rc = db_fail(s, r, err, "list stale blocks");
+	else if ((v = calloc((size_t)(max > 0 ? max : 1), sizeof *v)) == NULL)
+		rc = cd_fail(err, CD_ENOMEM, "out of memory");
+	if (rc == CD_OK) {
+		sqlite3_bind_int(st, 1, max);
+		while (rc == CD_OK && n < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
+			v[n].repo = strdup((const char *)sqlite3_column_text(st, 0));
+			v[n].name = strdup((const char *)sqlite3_column_text(st, 1));
+			v[n].gen = sqlite3_column_int64(st, 2);
+			if (v[n].repo == NULL || v[n].name == NULL)
+				rc = cd_fail(err, CD_ENOMEM, "out of memory");
+			n++;
+		}
+		if (rc == CD_OK && r != SQLITE_DONE && r != SQLITE_ROW)
+			rc = db_fail(s, r, err, "list stale blocks");
+	}
+	sqlite3_finalize(st);
+	for (int i = 0; rc == CD_OK && i < n; i++)
+		rc = rebuild_block(s, v[i].repo, v[i].name, v[i].gen, err);
+	/* Not write_end: nothing changed that a reader sees, so no new
+	 * generation (and rebuild_block marked nothing dirty). */
+	if (rc == CD_OK)
+		rc = exec(s, "COMMIT", err, "commit");
+	if (rc != CD_OK && !sqlite3_get_autocommit(s->db))
+		exec(s, "ROLLBACK", NULL, "roll back");
+	txn_forget(s);
+	if (rc == CD_OK)
+		*refreshed = n;
+	for (int i = 0; i < n; i++) {
+		free(v[i].repo);
+		free(v[i].name);
+	}
+	free(v);
 	return rc;
 }
 

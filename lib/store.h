@@ -85,6 +85,14 @@ cd_rc store_sync_chart_url(struct store *s, const char *chart_url, cd_err *err);
  * passive checkpoint. */
 void store_bulk(struct store *s, bool on);
 
+/* synchronous=OFF on this connection (true) or back to NORMAL (false):
+ * neither commits nor checkpoints wait for the disk.  A killed process
+ * loses nothing (WAL); the machine stopping may leave the file damaged in
+ * ways no check finds, so only a caller that then rebuilds the database
+ * may turn it off (the indexer's bulk loads: see indexer/reconcile.c).
+ * Not inside a transaction. */
+cd_rc store_set_unsynced(struct store *s, bool unsynced, cd_err *err);
+
 /* Many puts and removals in one transaction (the indexer's batches). */
 cd_rc store_begin(struct store *s, cd_err *err);
 cd_rc store_commit(struct store *s, cd_err *err);
@@ -134,8 +142,9 @@ cd_rc store_check(struct store *s, cd_err *err);
 cd_rc store_each_repo(struct store *s, int (*fn)(const char *repo, void *ctx),
                       void *ctx, cd_err *err);
 
-/* Calls fn for each stored block of a repo in name order: the name and its
- * rendered YAML ("  name:\n  - ...") or JSON ("[{...},...]") text. */
+/* Calls fn for each block of a repo in name order: the name and its
+ * rendered YAML ("  name:\n  - ...") or JSON ("[{...},...]") text (a
+ * stale block is rendered from its rows, as store_refresh_blocks would). */
 enum store_format { STORE_YAML, STORE_JSON };
 cd_rc store_each_block(struct store *s, const char *repo, enum store_format fmt,
                        int (*fn)(const char *name, const char *text, size_t len, void *ctx),
@@ -150,6 +159,15 @@ cd_rc store_each_block_since(struct store *s, const char *repo, enum store_forma
                              int (*fn)(const char *name, int64_t gen, const char *text,
                                        size_t len, void *ctx),
                              void *ctx, cd_err *err);
+
+/* Lazy (the upload path): a write marks the blocks of the names it touched
+ * stale instead of rebuilding them, so its cost does not grow with the
+ * number of versions of the chart.  Readers see the same index either way. */
+void store_set_lazy(struct store *s, bool lazy);
+
+/* Rebuilds up to max stale blocks in one write transaction (the indexer
+ * calls it in the background); *refreshed receives how many. */
+cd_rc store_refresh_blocks(struct store *s, int max, int *refreshed, cd_err *err);
 
 /* Calls fn for every version of repo (or, when name is not NULL, of that
  * name), names sorted, versions newest first by SemVer. */

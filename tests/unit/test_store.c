@@ -724,6 +724,65 @@ TEST(store_each_rewritten_block_records_the_generation_of_its_change)
 
 /* Turns f's db back into schema 3 (block without gen), as a chartdepot
  * before this one left it. */
+/* Rows of block_stale and of block, read with a second connection. */
+static int64_t count_rows(struct fixture *f, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t n = -1;
+	if (sqlite3_open(f->db, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return n;
+}
+
+TEST(store_lazy_writes_mark_blocks_stale_and_the_refresh_keeps_their_generation)
+{
+	struct fixture f;
+	struct buf b = { 0 }, want = { 0 }, eager = { 0 };
+	int64_t g1, g2;
+	int n;
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	store_set_lazy(f.s, true);
+	CHECK(put(f.s, "", "a", "1.1.0") == CD_OK);
+	CHECK(store_generation(f.s, "", &g1, &err) == CD_OK);
+	CHECK(put(f.s, "", "b", "1.0.0") == CD_OK);
+	CHECK(store_generation(f.s, "", &g2, &err) == CD_OK && g2 == g1 + 1);
+	/* nothing rebuilt: a's block still holds one version, b has none */
+	CHECK(count_rows(&f, "SELECT count(*) FROM block_stale") == 2);
+	CHECK(count_rows(&f, "SELECT count(*) FROM block") == 1);
+	CHECK(count_rows(&f, "SELECT length(yaml) - length(replace(yaml, 'version:', ''))"
+	                     " FROM block WHERE name = 'a'") == 8);
+	/* ... yet readers see both versions, with the generations of the changes */
+	buf_printf(&want, "a:%lld+ b:%lld+ ", (long long)g1, (long long)g2);
+	CHECK_STR(gens(&f, "", INT64_MIN, &b), want.data);
+	CHECK(store_each_block(f.s, "", STORE_YAML, collect_block, &eager, &err) == CD_OK);
+	CHECK(strstr(eager.data, "version: 1.1.0") != NULL && strstr(eager.data, "b:") != NULL);
+	CHECK(store_refresh_blocks(f.s, 100, &n, &err) == CD_OK && n == 2);
+	CHECK(count_rows(&f, "SELECT count(*) FROM block_stale") == 0);
+	CHECK_STR(gens(&f, "", INT64_MIN, &b), want.data);
+	b.len = 0;
+	CHECK(store_each_block(f.s, "", STORE_YAML, collect_block, &b, &err) == CD_OK);
+	CHECK_STR(b.data, eager.data);
+	/* the last version of a name deleted lazily: gone at once, block later */
+	CHECK(store_remove(f.s, "", "b", "1.0.0", "", &err) == CD_OK);
+	b.len = 0;
+	CHECK(store_each_block(f.s, "", STORE_YAML, collect_block, &b, &err) == CD_OK);
+	CHECK(strstr(b.data, "b:") == NULL && strstr(b.data, "a:") != NULL);
+	CHECK(store_refresh_blocks(f.s, 100, &n, &err) == CD_OK && n == 1);
+	CHECK(count_rows(&f, "SELECT count(*) FROM block") == 1);
+	buf_free(&b);
+	buf_free(&want);
+	buf_free(&eager);
+	teardown(&f);
+}
+
 static void make_schema_3(struct fixture *f)
 {
 	sqlite3 *db;
@@ -768,7 +827,7 @@ TEST(store_schema_3_db_gets_block_generations_on_open)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	CHECK(version == 4);
+	CHECK(version == 5);
 	/* the (name, gen) walk reads the covering index only */
 	CHECK(sqlite3_create_collation(db, "yamlkey", SQLITE_UTF8, NULL, byte_order) == SQLITE_OK);
 	CHECK(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT name, gen, rowid FROM block"
