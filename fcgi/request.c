@@ -425,6 +425,26 @@ void respond_body(struct req *r, int status, const char *content_type,
 		FCGX_PutStr(body, (int)len, r->fx->out);
 }
 
+void respond_start(struct req *r, int status, const char *content_type)
+{
+	if (r->responded)
+		return;
+	send_common(r, status);
+	out_printf(r, "Content-Type: %s\r\n\r\n", content_type);
+}
+
+void respond_write(struct req *r, const char *data, size_t len)
+{
+	/* FCGX_PutStr takes an int: large pieces go in slices. */
+	while (r->method != M_HEAD && len > 0) {
+		int n = len > (1u << 30) ? (1 << 30) : (int)len;
+		if (FCGX_PutStr(data, n, r->fx->out) != n)
+			return;
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
 void respond_json(struct req *r, int status, json_t *body)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;

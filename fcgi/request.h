@@ -126,5 +126,10 @@ void respond_body(struct req *r, int status, const char *content_type,
                   const char *body, size_t len);
 /* Hands the request to nginx's internal location uri (X-Accel-Redirect). */
 void respond_accel(struct req *r, const char *uri);
+/* A response whose body follows in pieces: respond_start sends the status
+ * and headers (no Content-Length), respond_write each piece (nothing for
+ * HEAD).  A failure after respond_start can only cut the body short. */
+void respond_start(struct req *r, int status, const char *content_type);
+void respond_write(struct req *r, const char *data, size_t len);
 
 #endif
