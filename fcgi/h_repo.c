@@ -12,9 +12,14 @@
 #include "yamlout.h"
 
 /* nginx's internal locations (nginx/chartdepot.conf.in) that X-Accel-Redirect
- * names: chart files under <prefix>/charts/, rendered indexes under
- * <prefix>/index/. */
+ * names: chart files under <prefix>/charts/ or <prefix>/charts-small/,
+ * rendered indexes under <prefix>/index/. */
 #define ACCEL_PREFIX "/@cd"
+
+/* Files up to this size go to /@cd/charts-small/, which nginx reads into
+ * one 32 KiB output buffer and sends with the headers in one writev; bigger
+ * ones to /@cd/charts/, sent with sendfile. */
+#define SMALL_FILE_MAX (32 * 1024)
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -56,14 +61,16 @@ cd_rc h_index(struct req *r, cd_err *err)
 cd_rc h_chart_file(struct req *r, cd_err *err)
 {
 	const char *file = r->param[0];
+	struct storage_stat st;
 
 	if (!storage_filename_valid(file) ||
 	    !(ends_with(file, ".tgz") || ends_with(file, ".tgz.prov")))
 		return cd_fail(err, CD_ENOTFOUND, "not found");
-	if (!storage_exists(r->cfg->storage_root, r->repo, file, NULL))
+	if (!storage_exists(r->cfg->storage_root, r->repo, file, &st))
 		return cd_fail(err, CD_ENOTFOUND, "not found");
-	respond_accel(r, req_printf(r, ACCEL_PREFIX "/charts/%s%s%s", r->repo,
-	                            r->repo[0] ? "/" : "", file));
+	respond_accel(r, req_printf(r, ACCEL_PREFIX "/%s/%s%s%s",
+	                            st.size <= SMALL_FILE_MAX ? "charts-small" : "charts",
+	                            r->repo, r->repo[0] ? "/" : "", file));
 	return CD_OK;
 }
 

@@ -142,6 +142,20 @@ static void follow_db(const struct cd_config *cfg, struct store **s, struct db_i
 	log_info("the database file was replaced: reopened it");
 }
 
+/* libfcgi ends a connection with a lingering close (shutdown, then read
+ * until nginx closes too) so that a TCP reset cannot destroy a response
+ * that nginx has not read yet.  A reset only happens when unread input
+ * is left in our receive buffer; nginx sends nothing after the end of
+ * FCGI_STDIN (no keep-alive, no abort records), so once req_end has read
+ * stdin to its end the plain close of a detached request is just as safe,
+ * and the worker takes the next connection at once instead of idling until
+ * nginx has read the response and closed its end. */
+static void close_plainly_if_drained(FCGX_Request *fx)
+{
+	if (fx->in != NULL && FCGX_HasSeenEOF(fx->in) == EOF && FCGX_GetError(fx->in) == 0)
+		FCGX_Detach(fx);
+}
+
 int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
                 struct metrics *metrics, int listen_fd)
 {
@@ -201,6 +215,7 @@ int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
 		}
 		follow_db(cfg, &app.store, &db_id);
 		serve(&app, &fx);
+		close_plainly_if_drained(&fx);
 		FCGX_Finish_r(&fx);
 	}
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Fault 1 (issue 5): a worker SIGKILLed while an upload streams in.
-#  A. The worker writing a 16 MiB chart is killed the moment its temp file
-#     appears (tests/tools/killwatch.py, inotify): the client gets a clean
-#     error, no file exists under the final name, the index does not list
-#     the chart, the next upload of the same chart succeeds, and a restart
-#     removes the leftover temp file.
+#  A. The worker writing a 16 MiB chart is killed the moment it holds its
+#     temp file (tests/tools/killwatch.py, /proc): the client gets a clean
+#     error, no file exists under the final name and no temp file is left
+#     (an unnamed O_TMPFILE vanishes with the worker), the index does not
+#     list the chart, the next upload of the same chart succeeds, and a
+#     restart leaves no temp file.
 #  B. Every worker is killed while a slow client (curl --limit-rate) is
 #     still sending its body to nginx: nothing is lost, the upload succeeds
 #     on a fresh worker.
@@ -60,7 +61,7 @@ check "the worker writing the upload was SIGKILLed mid-write ($(tail -n 1 "$watc
 check "the client got a clean 5xx error, not 201 ($LAST_STATUS)" test "$LAST_STATUS" = 503 -o "$LAST_STATUS" = 502
 check "... with a JSON body" last_is_json_error
 check "no file exists under the final name" test ! -e "$STORAGE/big-1.0.0.tgz"
-check "the killed worker's temp file is still there (it had no chance to clean up)" test -n "$(storage_tmp_files)"
+check "no temp file is left (the unnamed file vanished with the worker)" test -z "$(storage_tmp_files)"
 check "the killed worker was replaced" wait_until 10 sh -c "[ \$(ps -o pid= --ppid $master | wc -l) -eq 2 ]"
 vs=$(index_versions "$BASE/index.yaml" big "${auth[@]}" || echo fetch-failed)
 check "the index does not list the chart ('$vs')" test -z "$vs"
