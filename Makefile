@@ -4,7 +4,7 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS    := yaml-0.1 jansson libarchive sqlite3 libcrypto libcrypt
+PKGS    := yaml-0.1 jansson libarchive zlib sqlite3 libcrypto libcrypt
 OPT     ?= -O2 -g
 CFLAGS  += $(OPT) -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE \
            -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

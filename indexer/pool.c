@@ -9,11 +9,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "index.h"
+
+/* The hash threads' nice value above the process's.  On a cold index the
+ * single writer thread (SQLite) is the bottleneck: at equal priority the
+ * scheduler shares 2 cores evenly between it and 2 hash threads that only
+ * refill the ring it empties, and the writer gets 2/3 of a core.  Lower
+ * priority for them also keeps a big index from slowing the workers. */
+#define POOL_NICE 5
+
+/* The ring holds this many results per thread.  The writer is woken once
+ * POOL_WAKE_WRITER results wait (not for each: that was 4x the context
+ * switches), the threads once the ring is down to half: with a ring that
+ * deep neither side waits for the other in lockstep (with 8 per thread the
+ * writer of a cold index slept a third of the time). */
+#define POOL_RING_PER_THREAD 512
+#define POOL_WAKE_WRITER 8
 
 /* A thread keeps its read buffer between files unless it grew past this. */
 #define POOL_KEEP_BUF (8L << 20)
@@ -25,6 +41,9 @@ struct pool {
 	pthread_t *threads;
 	int nthreads;
 	const char *root;
+	int rootfd;              /* root, opened by pool_run for its pass: files
+	                            are opened relative to it, which spares the
+	                            kernel walking root's path for each */
 	const char *chart_url;
 
 	struct hash_job *jobs;
@@ -34,6 +53,9 @@ struct pool {
 
 	struct hash_result **ring;
 	size_t cap, head, len;
+
+	int started;                 /* threads that took their index */
+	struct hash_result **spent;  /* per thread: results to free (pool_release) */
 };
 
 /* Renders the entry texts of a parsed chart ahead of the writer; without
@@ -60,13 +82,15 @@ static void pool_prepare(struct pool *p, const struct hash_job *job, struct hash
 	}
 }
 
-/* Reads the file of job into *buf (grown as needed) and fills r. */
-static void pool_hash(struct pool *p, struct hash_job *job, char **buf, size_t *bufcap,
-                      struct hash_result *r)
+/* Reads the file of job into *buf (grown as needed) and fills r; rootfd
+ * is the pass's descriptor of the storage root (-1: use the path). */
+static void pool_hash(struct pool *p, int rootfd, struct hash_job *job, char **buf,
+                      size_t *bufcap, struct hash_result *r)
 {
 	char path[PATH_MAX];
-	int n = job->repo[0] ? snprintf(path, sizeof path, "%s/%s/%s", p->root, job->repo, job->file)
-	                     : snprintf(path, sizeof path, "%s/%s", p->root, job->file);
+	const char *root = rootfd >= 0 ? "" : p->root, *sep = rootfd >= 0 ? "" : "/";
+	int n = job->repo[0] ? snprintf(path, sizeof path, "%s%s%s/%s", root, sep, job->repo, job->file)
+	                     : snprintf(path, sizeof path, "%s%s%s", root, sep, job->file);
 	if (n < 0 || (size_t)n >= sizeof path) {
 		r->kind = HASH_BAD;
 		snprintf(r->reason, sizeof r->reason, "path too long");
@@ -74,7 +98,8 @@ static void pool_hash(struct pool *p, struct hash_job *job, char **buf, size_t *
 	}
 	/* O_NOFOLLOW: a symlink put in place since the scan is never followed;
 	 * O_NONBLOCK: nor does a FIFO put there block the thread. */
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	int fd = openat(rootfd >= 0 ? rootfd : AT_FDCWD, path,
+	                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) {
 			r->kind = HASH_GONE;
@@ -128,6 +153,10 @@ static void pool_hash(struct pool *p, struct hash_job *job, char **buf, size_t *
 		if (got == 0)
 			break;
 		len += (size_t)got;
+		/* A regular file reads short only at its end: no read for the
+		 * 0 that would confirm it. */
+		if (len == (size_t)sb.st_size)
+			break;
 	}
 	close(fd);
 	if (len > (size_t)sb.st_size)
@@ -135,7 +164,7 @@ static void pool_hash(struct pool *p, struct hash_job *job, char **buf, size_t *
 
 	digest_sha256_hex(*buf, len, r->digest);
 	cd_err err = { "" };
-	cd_rc rc = chart_read(*buf, len, &r->ci, &err);
+	cd_rc rc = chart_read_meta(*buf, len, &r->ci, &err);
 	if (rc == CD_OK) {
 		r->kind = HASH_OK;
 		pool_prepare(p, job, r);
@@ -154,7 +183,14 @@ static void *pool_thread(void *arg)
 	char *buf = NULL;
 	size_t bufcap = 0;
 
+	/* Per thread on Linux; without permission it simply stays as it is. */
+	errno = 0;
+	int nice_now = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (errno == 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), nice_now + POOL_NICE);
+
 	pthread_mutex_lock(&p->mu);
+	int me = p->started++;
 	for (;;) {
 		while (!p->quit && (p->aborted || p->next >= p->njobs ||
 		                    p->len + (size_t)p->busy >= p->cap))
@@ -162,13 +198,22 @@ static void *pool_thread(void *arg)
 		if (p->quit)
 			break;
 		struct hash_job *job = &p->jobs[p->next++];
+		int rootfd = p->rootfd;
+		struct hash_result *spent = p->spent[me];
+		p->spent[me] = NULL;
 		p->busy++;
 		pthread_mutex_unlock(&p->mu);
 
+		while (spent != NULL) {
+			struct hash_result *next = spent->next_spent;
+			pool_result_free(spent);
+			spent = next;
+		}
 		struct hash_result *r = calloc(1, sizeof *r);
 		if (r != NULL) {
 			r->job = job;
-			pool_hash(p, job, &buf, &bufcap, r);
+			r->owner = me;
+			pool_hash(p, rootfd, job, &buf, &bufcap, r);
 		}
 		if (bufcap > POOL_KEEP_BUF) {
 			free(buf);
@@ -184,12 +229,15 @@ static void *pool_thread(void *arg)
 		}
 		/* Without memory for a result the job is dropped; the next
 		 * reconcile finds the file unindexed and tries again.
-		 * The caller is woken for half a ring of results at once, not
-		 * for each (it slept and woke once per chart: 4x the context
-		 * switches), and at once when no job is left to hand out, so
-		 * the last results of a pass are never held back. */
-		if (p->len >= p->cap / 2 || p->next >= p->njobs || p->aborted)
+		 * The caller is woken at once when no job is left to hand out,
+		 * so the last results of a pass are never held back.  It is
+		 * woken with the lock released: woken under it, it ran at once
+		 * and blocked on the lock this thread still held. */
+		if (p->len >= POOL_WAKE_WRITER || p->next >= p->njobs || p->aborted) {
+			pthread_mutex_unlock(&p->mu);
 			pthread_cond_signal(&p->result);
+			pthread_mutex_lock(&p->mu);
+		}
 	}
 	pthread_mutex_unlock(&p->mu);
 	free(buf);
@@ -204,13 +252,16 @@ struct pool *pool_start(int n, const char *root, const char *chart_url)
 	if (p == NULL)
 		return NULL;
 	p->root = root;
+	p->rootfd = -1;
 	p->chart_url = chart_url ? chart_url : "";
-	p->cap = 8 * (size_t)n;
+	p->cap = POOL_RING_PER_THREAD * (size_t)n;
 	p->ring = calloc(p->cap, sizeof *p->ring);
 	p->threads = calloc((size_t)n, sizeof *p->threads);
-	if (p->ring == NULL || p->threads == NULL) {
+	p->spent = calloc((size_t)n, sizeof *p->spent);
+	if (p->ring == NULL || p->threads == NULL || p->spent == NULL) {
 		free(p->ring);
 		free(p->threads);
+		free(p->spent);
 		free(p);
 		return NULL;
 	}
@@ -241,7 +292,14 @@ struct pool *pool_start(int n, const char *root, const char *chart_url)
 
 void pool_run(struct pool *p, struct hash_job *jobs, size_t njobs)
 {
+	/* The root is opened again for each pass (no thread uses the last
+	 * pass's descriptor any more), so a storage root replaced while the
+	 * daemon runs is followed as a path would be. */
+	int fd = open(p->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	pthread_mutex_lock(&p->mu);
+	if (p->rootfd >= 0)
+		close(p->rootfd);
+	p->rootfd = fd;
 	p->jobs = jobs;
 	p->njobs = njobs;
 	p->next = 0;
@@ -262,6 +320,7 @@ struct hash_result *pool_next(struct pool *p, int timeout_ms, bool *done)
 	}
 
 	struct hash_result *r = NULL;
+	bool wake = false;
 	*done = false;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -269,7 +328,7 @@ struct hash_result *pool_next(struct pool *p, int timeout_ms, bool *done)
 			r = p->ring[p->head];
 			p->head = (p->head + 1) % p->cap;
 			p->len--;
-			pthread_cond_signal(&p->work);
+			wake = p->len + (size_t)p->busy <= p->cap / 2;
 			break;
 		}
 		if ((p->aborted || p->next >= p->njobs) && p->busy == 0) {
@@ -280,6 +339,8 @@ struct hash_result *pool_next(struct pool *p, int timeout_ms, bool *done)
 			break;
 	}
 	pthread_mutex_unlock(&p->mu);
+	if (wake) /* the ring is down to half: refill it (lock released first) */
+		pthread_cond_broadcast(&p->work);
 	return r;
 }
 
@@ -288,6 +349,20 @@ void pool_abort(struct pool *p)
 	pthread_mutex_lock(&p->mu);
 	p->aborted = true;
 	pthread_mutex_unlock(&p->mu);
+}
+
+void pool_release(struct pool *p, struct hash_result *r)
+{
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	if (r->owner >= 0 && r->owner < p->nthreads && !p->quit) {
+		r->next_spent = p->spent[r->owner];
+		p->spent[r->owner] = r;
+		r = NULL;
+	}
+	pthread_mutex_unlock(&p->mu);
+	pool_result_free(r);
 }
 
 void pool_result_free(struct hash_result *r)
@@ -312,10 +387,18 @@ void pool_stop(struct pool *p)
 		pthread_join(p->threads[i], NULL);
 	for (size_t i = 0; i < p->len; i++)
 		pool_result_free(p->ring[(p->head + i) % p->cap]);
+	for (int t = 0; t < p->started && t < p->nthreads; t++)
+		for (struct hash_result *r = p->spent[t], *next; r != NULL; r = next) {
+			next = r->next_spent;
+			pool_result_free(r);
+		}
+	if (p->rootfd >= 0)
+		close(p->rootfd);
 	pthread_cond_destroy(&p->work);
 	pthread_cond_destroy(&p->result);
 	pthread_mutex_destroy(&p->mu);
 	free(p->ring);
 	free(p->threads);
+	free(p->spent);
 	free(p);
 }

@@ -3,9 +3,9 @@
  * INDEX_LIMIT threads take jobs from one array and, for each file, read it
  * once, compute its sha256 and parse its Chart.yaml from the same buffer.
  * Results come back to the caller's thread (the only one that touches the
- * database) through a ring of 8 x threads parsed charts; a thread waits
- * while the ring is full, so memory stays bounded: one file buffer per
- * thread, a few KB per parsed chart.  The threads also render the index
+ * database) through a ring of 512 x threads parsed charts (deep enough to
+ * absorb a batch commit); a thread waits while the ring is full, so memory
+ * stays bounded: one file buffer per thread, ~5 KB per parsed chart.  The threads also render the index
  * entry texts (store_prepare), so the writer only binds and inserts; they
  * never touch SQLite. */
 #ifndef CD_INDEXER_POOL_H
@@ -50,6 +50,8 @@ struct hash_result {
 	bool prepared;          /* HASH_OK: prep holds the rendered texts */
 	struct store_prepared prep;
 	char reason[512];
+	int owner;              /* the thread that made it (pool_release) */
+	struct hash_result *next_spent;
 };
 
 struct pool;
@@ -59,7 +61,8 @@ struct pool;
  * NULL when a thread cannot be created. */
 struct pool *pool_start(int n, const char *root, const char *chart_url);
 
-/* Hands the jobs (borrowed until pool_next reports the end) to the threads. */
+/* Hands the jobs (borrowed until pool_next reports the end) to the threads,
+ * once the last pass has been reported done; opens the root for this pass. */
 void pool_run(struct pool *p, struct hash_job *jobs, size_t njobs);
 
 /* Waits up to timeout_ms for the next result (caller frees it with
@@ -71,6 +74,12 @@ struct hash_result *pool_next(struct pool *p, int timeout_ms, bool *done);
 void pool_abort(struct pool *p);
 
 void pool_result_free(struct hash_result *r);
+
+/* Frees a result from pool_next later, in the thread that allocated it:
+ * freed by the caller, its large blocks went back to that thread's malloc
+ * arena under the arena's lock, against which the thread itself was
+ * allocating (a third of the writer's waits on a cold index). */
+void pool_release(struct pool *p, struct hash_result *r);
 
 /* Stops and joins the threads. */
 void pool_stop(struct pool *p);

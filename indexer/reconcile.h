@@ -39,6 +39,11 @@ struct indexer {
 	int batch_n;
 	double batch_t0;
 	bool failed;                /* a store error: retry the pass later */
+
+	/* During a bulk load without syncs: the db file, whose writeback each
+	 * commit starts (see reconcile.c). */
+	bool bulk_db_open;
+	int bulk_db_fd;
 };
 
 /* What a pass did, for the log. */
@@ -68,6 +73,15 @@ void reconcile_walk(struct indexer *ix, const char *rel, int level, struct map *
 /* Makes sure the rendered index of every repo in ix->changed (or of every
  * repo, with all) exists for its current generation. */
 void reconcile_render(struct indexer *ix, bool all);
+
+/* Bulk loads run with SQLite's syncs off while <state>/indexer.bulk says
+ * so (see reconcile.c).  At start: true when such a load was cut short by
+ * the machine stopping (the marker is from another boot), so the database
+ * must be rebuilt from storage; a marker from this boot (only the process
+ * was killed) is removed.  reconcile_bulk_forget removes the marker once
+ * the database has been replaced. */
+bool reconcile_bulk_interrupted(const struct cd_config *cfg);
+void reconcile_bulk_forget(const struct cd_config *cfg);
 
 /* True when a file name is one the indexer looks at (a .tgz, no dot file). */
 bool reconcile_wanted_file(const char *name);

@@ -28,6 +28,19 @@ struct chart_info {
  * and metadata that chart_validate_meta rejects. */
 cd_rc chart_read(const void *buf, size_t len, struct chart_info *out, cd_err *err);
 
+/* The indexer's read: the same result as chart_read, except that an
+ * archive laid out as `helm package` writes it — a POSIX ustar whose first
+ * entry is "<name>/Chart.yaml", <name> being the chart's name, apiVersion
+ * not v1 — is decompressed only as far as that entry.  Its Chart.yaml gets
+ * every check chart_read makes; the rest of the archive is not looked at,
+ * so damage, links, extra top directories, oversize files or a second
+ * Chart.yaml after it go unnoticed (Helm's loader and uploads refuse such
+ * files; chart_read still reads any other layout whole).  The index needs
+ * only Chart.yaml and the file's digest; for v1 charts requirements.yaml,
+ * which may come anywhere, so those are read whole.  Any failure is
+ * reported by chart_read's full read, so messages match an upload's. */
+cd_rc chart_read_meta(const void *buf, size_t len, struct chart_info *out, cd_err *err);
+
 /* Parses Chart.yaml text into Helm's Metadata JSON (*meta, new reference).
  * Scalars in string fields stay strings exactly as written ("1.10" stays
  * "1.10"); aliases are bounded so an alias bomb fails instead of growing. */
@@ -38,6 +51,12 @@ cd_rc chart_parse_yaml(const char *text, size_t len, json_t **meta, cd_err *err)
  * into interface{}, an empty document gives {}.  CD_EINVAL for invalid
  * YAML or a top level that is not a mapping. */
 cd_rc chart_parse_values(const char *text, size_t len, json_t **values, cd_err *err);
+
+/* For tests and fuzzing: reads text with chart.c's fast YAML reader and
+ * with libyaml and compares the trees.  1 when they agree, 0 when the fast
+ * reader declined (libyaml alone reads such text), -1 when they differ or
+ * libyaml rejects what the fast reader took — a bug. */
+int chart_yaml_fast_agrees(const char *text, size_t len);
 
 /* Helm's Metadata.Validate: name present, a single path segment, not "."
  * or ".."; version valid SemVer; type "", "application" or "library";

@@ -1,4 +1,5 @@
-/* fuzz_chart_read.c — chart_read and chart_each_file on an upload.
+/* fuzz_chart_read.c — chart_read, chart_read_meta and chart_each_file on
+ * an upload.
  *
  * Input that starts with the gzip magic is the archive as uploaded.  Any
  * other input is taken as the tar stream itself and wrapped here in gzip
@@ -108,6 +109,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		FUZZ_CHECK(memchr(err.msg, '\0', sizeof err.msg) != NULL);
 	}
+
+	/* The indexer's read: it accepts whatever chart_read accepts, with the
+	 * same name and version unless the archive repeats Chart.yaml, and
+	 * fails only with chart_read's own error. */
+	struct chart_info full, fast;
+	cd_err ef, em;
+	cd_rc rf = chart_read(buf, len, &full, &ef);
+	cd_rc rm = chart_read_meta(buf, len, &fast, &em);
+	FUZZ_CHECK(rm == CD_OK || rm == CD_EINVAL);
+	FUZZ_CHECK(rf != CD_OK || rm == CD_OK);
+	if (rm != CD_OK)
+		FUZZ_CHECK(rf == rm && strcmp(ef.msg, em.msg) == 0);
+	if (rm == CD_OK) {
+		FUZZ_CHECK(fast.name != NULL && fast.name[0] != '\0' && strchr(fast.name, '/') == NULL);
+		FUZZ_CHECK(chart_validate_meta(fast.meta, &em) == CD_OK);
+		chart_info_free(&fast);
+	}
+	if (rf == CD_OK)
+		chart_info_free(&full);
 
 	struct each_state st = { 0, 0, 1 + size % 4 };
 	rc = chart_each_file(buf, len, each_file, &st, &err);

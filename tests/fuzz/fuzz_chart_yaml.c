@@ -1,5 +1,6 @@
 /* fuzz_chart_yaml.c — chart_parse_yaml on Chart.yaml text, then
- * chart_validate_meta on what it produced.  Metadata that validates must
+ * chart_validate_meta on what it produced; the fast YAML reader against
+ * libyaml on the same text.  Metadata that validates must
  * have the name and version chart_read would store. */
 #include "fuzz.h"
 #include "chart.h"
@@ -13,6 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (size)
 		memcpy(text, data, size);
+	/* The fast YAML reader builds libyaml's tree or leaves the text to it. */
+	FUZZ_CHECK(chart_yaml_fast_agrees(text, size) >= 0);
 	cd_rc rc = chart_parse_yaml(text, size, &meta, &err);
 	FUZZ_CHECK(rc == CD_OK || rc == CD_EINVAL);
 	if (rc == CD_OK) {

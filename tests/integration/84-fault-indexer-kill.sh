@@ -52,6 +52,10 @@ kill_mid() {
 
 kill_mid "$TMP/indexer.1.log" 1
 first=$(rows)
+# A cold index of this many files is a bulk load, run without SQLite syncs
+# while $STATE/indexer.bulk names the boot it started in.
+check "the killed bulk load left its marker, naming this boot" \
+	test "$(cat "$STATE/indexer.bulk" 2>/dev/null)" = "$(cat /proc/sys/kernel/random/boot_id)"
 kill_mid "$TMP/indexer.2.log" $((first + 1))
 
 # Third start: runs to completion.
@@ -74,5 +78,21 @@ check "the index lists $total versions ($n)" test "$n" = "$total"
 f=$(cd "$STORAGE" && ls | sort | sed -n '777p')
 check_status "a chart from the middle of the corpus ($f) downloads" 200 "$BASE/charts/$f"
 check "... byte for byte" cmp -s "$LAST_BODY" "$STORAGE/$f"
+check "a marker of this boot is removed by the next start" test ! -e "$STATE/indexer.bulk"
+
+# A marker from another boot: the machine stopped during a bulk load, which
+# may have left damage no check finds, so the next start rebuilds the
+# database from storage.
+stop_stack || true
+printf 'another-boot' >"$STATE/indexer.bulk"
+run_indexer "$TMP/indexer.4.log"
+check "after a bulk load cut short by the machine stopping, the indexer finishes (60 s at most)" \
+	wait_until 60 test -e "$STATE/indexer.ready"
+kill -TERM "$IDX_PID" 2>/dev/null || true
+wait "$IDX_PID" 2>/dev/null || true
+check "... having moved the database aside to rebuild it" \
+	sh -c "grep -q 'rebuilding the index from storage' '$TMP/indexer.4.log' && ls '$STATE' | grep -q 'chartdepot.db.corrupt-'"
+check "... the marker is gone" test ! -e "$STATE/indexer.bulk"
+check "... the rebuilt database holds all $total charts ($(rows))" test "$(rows)" -eq "$total"
 
 finish

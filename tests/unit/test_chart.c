@@ -713,3 +713,268 @@ TEST(chart_filename_is_name_dash_version_tgz)
 	CHECK_STR(f, "mychart-1.2.3-rc.1.tgz");
 	free(f);
 }
+
+/* ---- chart_read_meta: the indexer's read ---------------------------- */
+
+/* chart_read and chart_read_meta on t give the same answer: the same
+ * metadata, or the same error.  Frees t. */
+static void expect_same_read(struct tgz t, int line)
+{
+	struct chart_info full, fast;
+	cd_err ef = { "" }, em = { "" };
+	cd_rc rf = chart_read(t.buf, t.len, &full, &ef);
+	cd_rc rm = chart_read_meta(t.buf, t.len, &fast, &em);
+	char *jf = rf == CD_OK ? json_dumps(full.meta, JSON_COMPACT) : strdup(ef.msg);
+	char *jm = rm == CD_OK ? json_dumps(fast.meta, JSON_COMPACT) : strdup(em.msg);
+	if (rf != rm || strcmp(jf, jm) != 0 ||
+	    (rf == CD_OK && (strcmp(full.name, fast.name) != 0 ||
+	                     strcmp(full.version, fast.version) != 0))) {
+		char m[1200];
+		snprintf(m, sizeof m, "chart_read %s \"%.400s\", chart_read_meta %s \"%.400s\"",
+		         cd_rc_name(rf), jf, cd_rc_name(rm), jm);
+		unit_fail(__FILE__, line, m);
+	}
+	if (rf == CD_OK)
+		chart_info_free(&full);
+	if (rm == CD_OK)
+		chart_info_free(&fast);
+	free(jf);
+	free(jm);
+	free(t.buf);
+}
+
+#define EXPECT_SAME_READ(t) expect_same_read((t), __LINE__)
+
+/* What gencorpus (and helm create) put in a Chart.yaml: the fast YAML
+ * reader's subset. */
+static const char helm_style_yaml[] =
+	"apiVersion: v2\n"
+	"name: mychart\n"
+	"description: A Helm chart for Kubernetes\n"
+	"type: application\n"
+	"version: 1.0.4\n"
+	"appVersion: \"8.3.8\"\n"
+	"kubeVersion: \">=1.21.0-0\"\n"
+	"keywords:\n"
+	"  - vault\n"
+	"  - cache\n"
+	"home: https://mychart.example.org\n"
+	"maintainers:\n"
+	"  - name: Gustavo Reyes\n"
+	"    email: gustavo@example.org\n"
+	"    url: https://example.org/~gustavo\n"
+	"  - name: 'Ivan ''the'' Petrov'\n"
+	"# a comment\n"
+	"annotations:\n"
+	"  artifacthub.io/license: MIT\n"
+	"  artifacthub.io/changes: |\n"
+	"    - kind: changed\n"
+	"      description: Bump auth to 5.0\n"
+	"\n"
+	"    - kind: fixed   # not a comment\n"
+	"dependencies:\n"
+	"- name: common\n"
+	"  version: 2.x.x\n"
+	"  repository: https://charts.example.org/common\n"
+	"  tags:\n"
+	"    - example-common\n"
+	"  condition: common.enabled  # a comment\n";
+
+TEST(chart_read_meta_reads_what_chart_read_reads)
+{
+	static char big[200000];
+	fill_noise(big, sizeof big);
+	EXPECT_SAME_READ(BUILD({ "mychart/Chart.yaml", helm_style_yaml, ENT_FILE, NULL, 0 },
+	                       { "mychart/values.yaml", "a: 1\n", ENT_FILE, NULL, 0 },
+	                       { "mychart/big.txt", big, ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "mychart/Chart.yaml", minimal_yaml, ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "mychart/Chart.yaml", full_yaml, ENT_FILE, NULL, 0 }));
+	/* Layouts the fast path leaves to chart_read. */
+	EXPECT_SAME_READ(BUILD({ "mychart/", NULL, ENT_DIR, NULL, 0 },
+	                       { "mychart/Chart.yaml", helm_style_yaml, ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "mychart/values.yaml", "a: 1\n", ENT_FILE, NULL, 0 },
+	                       { "mychart/Chart.yaml", helm_style_yaml, ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "other/Chart.yaml", helm_style_yaml, ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "./mychart/Chart.yaml", minimal_yaml, ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "mychart/Chart.yaml",
+	                         "apiVersion: v2\nname: mychart\nversion: 1.0.0\n"
+	                         "description: Ünïcödé ☃\n", ENT_FILE, NULL, 0 }));
+}
+
+TEST(chart_read_meta_reads_v1_requirements_like_chart_read)
+{
+	EXPECT_SAME_READ(BUILD({ "old/Chart.yaml", "name: old\nversion: 1.0.0\n", ENT_FILE, NULL, 0 },
+	                       { "old/requirements.yaml",
+	                         "dependencies:\n- name: mysql\n  version: 1.x\n"
+	                         "  repository: https://example.com\n",
+	                         ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "old/Chart.yaml", "apiVersion: v1\nname: old\nversion: 1.0.0\n",
+	                         ENT_FILE, NULL, 0 },
+	                       { "old/requirements.yaml", "dependencies:\n- name: mysql\n",
+	                         ENT_FILE, NULL, 0 }));
+}
+
+TEST(chart_read_meta_rejects_what_chart_read_rejects)
+{
+	struct tgz garbage = { (unsigned char *)strdup("not a chart at all\n"), 19, 20 };
+	EXPECT_SAME_READ(garbage);
+	struct tgz empty = { malloc(1), 0, 1 };
+	EXPECT_SAME_READ(empty);
+	struct tgz t = BUILD({ "mychart/Chart.yaml", helm_style_yaml, ENT_FILE, NULL, 0 });
+	t.len = 60; /* ends inside Chart.yaml */
+	EXPECT_SAME_READ(t);
+	EXPECT_SAME_READ(BUILD({ "mychart/Chart.yaml", "name: [\n", ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "mychart/Chart.yaml", "apiVersion: v2\nname: mychart\nversion: 1.0.0.0\n",
+	                         ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "mychart/Chart.yaml", "apiVersion: v2\nname: my/chart\nversion: 1.0.0\n",
+	                         ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "mychart/Chart.yaml", "apiVersion: v2\nname: mychart\nversion: 1.0.0\n"
+	                         "type: weird\n", ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "mychart/values.yaml", "a: 1\n", ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "Chart.yaml", minimal_yaml, ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "/mychart/Chart.yaml", minimal_yaml, ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "../mychart/Chart.yaml", minimal_yaml, ENT_FILE, NULL, 0 }));
+	EXPECT_SAME_READ(BUILD({ "mychart/Chart.yaml", NULL, ENT_SYMLINK, "/etc/passwd", 0 }));
+	EXPECT_SAME_READ(BUILD({ "mychart/Chart.yaml", NULL, ENT_FILE, NULL, (6L << 20) }));
+	EXPECT_SAME_READ(build((const struct ent[]){ { "mychart/Chart.yaml", minimal_yaml, ENT_FILE, NULL, 0 } },
+	                       1, false)); /* a tar, not gzip'd */
+}
+
+/* The documented difference: past the first Chart.yaml of a helm-style
+ * archive nothing is read. */
+TEST(chart_read_meta_does_not_read_past_chart_yaml)
+{
+	static char big[200000];
+	fill_noise(big, sizeof big);
+	struct tgz t = BUILD({ "mychart/Chart.yaml", minimal_yaml, ENT_FILE, NULL, 0 },
+	                     { "mychart/big.txt", big, ENT_FILE, NULL, 0 },
+	                     { "mychart/l", NULL, ENT_SYMLINK, "/etc/passwd", 0 },
+	                     { "mychart/Chart.yaml", "apiVersion: v2\nname: mychart\nversion: 9.9.9\n",
+	                       ENT_FILE, NULL, 0 });
+	struct chart_info ci;
+	cd_err err = { "" };
+	CHECK(chart_read(t.buf, t.len, &ci, &err) == CD_EINVAL);
+	CHECK(chart_read_meta(t.buf, t.len, &ci, &err) == CD_OK);
+	CHECK_STR(ci.version, "0.1.0");
+	chart_info_free(&ci);
+	t.len = t.len / 2; /* cut inside big.txt */
+	CHECK(chart_read(t.buf, t.len, &ci, &err) == CD_EINVAL);
+	CHECK(chart_read_meta(t.buf, t.len, &ci, &err) == CD_OK);
+	chart_info_free(&ci);
+	free(t.buf);
+}
+
+/* t's gzip header rewritten as helm package writes it: FEXTRA and a
+ * comment ("Helm"), which the fast path must skip. */
+static struct tgz helm_gzip_header(struct tgz t)
+{
+	static const unsigned char hdr[] = { 0x1f, 0x8b, 8, 4 | 16, 0, 0, 0, 0, 0, 255,
+	                                     6, 0, 'a', 'b', 2, 0, 'x', 'y', 'H', 'e', 'l', 'm', 0 };
+	struct tgz out = { malloc(t.len + sizeof hdr), 0, t.len + sizeof hdr };
+	CHECK(t.len > 10 && t.buf[3] == 0); /* libarchive's plain 10-byte header */
+	memcpy(out.buf, hdr, sizeof hdr);
+	memcpy(out.buf + sizeof hdr, t.buf + 10, t.len - 10);
+	out.len = sizeof hdr + t.len - 10;
+	free(t.buf);
+	return out;
+}
+
+TEST(chart_read_meta_skips_helm_gzip_header_fields)
+{
+	static char big[200000];
+	fill_noise(big, sizeof big);
+	struct tgz t = helm_gzip_header(BUILD({ "mychart/Chart.yaml", helm_style_yaml, ENT_FILE, NULL, 0 },
+	                                      { "mychart/big.txt", big, ENT_FILE, NULL, 0 }));
+	struct chart_info ci;
+	cd_err err = { "" };
+	CHECK(chart_read(t.buf, t.len, &ci, &err) == CD_OK);
+	chart_info_free(&ci);
+	t.len = t.len / 2; /* only the fast path can read it now */
+	CHECK(chart_read_meta(t.buf, t.len, &ci, &err) == CD_OK);
+	CHECK_STR(ci.version, "1.0.4");
+	chart_info_free(&ci);
+	free(t.buf);
+}
+
+/* ---- the fast YAML reader against libyaml ---------------------------- */
+
+/* Documents the fast reader must take, each with the tree libyaml builds. */
+static const char *const fast_yaml_docs[] = {
+	helm_style_yaml,
+	minimal_yaml,
+	"",
+	"# only a comment\n\n",
+	"a : b\nc:   d   \ne: f # g\nh: i#j\nk: l:m\n",
+	"a:\nb:\n",
+	"a: b\n  # c\nd: e\n",
+	"a: |\n  x\n\n  y\n\n\nb: 1\n",
+	"a: |-\n  x\n   y\n  \n",
+	"a: |\n  x",
+	"a: |\n    x\n  # c\nb: 1\n",
+	"a: |\n  x\n    \n  y\n",
+	"a: |\n  x\n      ",
+	"a:\n- x\n- y: 1\n  z: 2\nb: c\n",
+	"a:\n  - x\n  -  y: 1\n     z:\n  - \"q\"\n",
+	"a: 'it''s'\nb: \"\"\nc: ''\n",
+	"a: []\nb: {}  # c\n",
+	"a:\n  b:\n    c:\n      d: 1\n  e: 2\n",
+	"x:\n  - a: 1\n    b:\n      - c\n      - d\n    e: |\n      lit\n  - f\n",
+	"a: #c\n  b: 1\n",
+	"key with spaces: v w  x\n",
+	"a: b\n\n\n   \n",
+};
+
+/* Documents it must leave to libyaml (or that libyaml rejects). */
+static const char *const slow_yaml_docs[] = {
+	"a: b\n---\nc: d\n", "a: b\n...\n", "a: [ ]\n", "a: \"x\"y\n", "a: -1\n", "a: b\n c: d\n",
+	"a:\n  b: 1\n c: 2\n", "a: b: c\n", "- a\n- b\n", "a\n", "a:\n-\n", "\"a\": b\n",
+	"a: |\n\n  x\n", "a: |\nb: 1\n", "a: &x 1\nb: *x\n", "a: !!str 1\n", "a:\tb\n",
+	"a: b\r\n", "a: >\n  x\n", "a: |+\n  x\n", "a: \"x\\ny\"\n", "a: \"x\n  y\"\n",
+	"a: b\n  c\n", "? a\n: b\n", "%YAML 1.1\n---\na: b\n", "a: é\n", full_yaml,
+};
+
+TEST(chart_yaml_fast_reader_builds_libyaml_s_tree)
+{
+	for (size_t i = 0; i < sizeof fast_yaml_docs / sizeof fast_yaml_docs[0]; i++) {
+		int r = chart_yaml_fast_agrees(fast_yaml_docs[i], strlen(fast_yaml_docs[i]));
+		if (r != 1) {
+			char m[200];
+			snprintf(m, sizeof m, "fast_yaml_docs[%zu]: %d, want 1", i, r);
+			unit_fail(__FILE__, __LINE__, m);
+		}
+	}
+	for (size_t i = 0; i < sizeof slow_yaml_docs / sizeof slow_yaml_docs[0]; i++) {
+		int r = chart_yaml_fast_agrees(slow_yaml_docs[i], strlen(slow_yaml_docs[i]));
+		if (r != 0) {
+			char m[200];
+			snprintf(m, sizeof m, "slow_yaml_docs[%zu]: %d, want 0", i, r);
+			unit_fail(__FILE__, __LINE__, m);
+		}
+	}
+}
+
+TEST(chart_yaml_fast_reader_agrees_with_libyaml_on_mutations)
+{
+	/* Every one-byte change of the helm-style Chart.yaml: the fast reader
+	 * takes it with libyaml's tree, or leaves it to libyaml. */
+	static const char alphabet[] = " \n:-#'\"|[]{}a0";
+	size_t n = strlen(helm_style_yaml);
+	char *m = malloc(n + 2);
+	int differ = 0;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < sizeof alphabet - 1; k++) {
+			memcpy(m, helm_style_yaml, n); /* replace byte i */
+			m[i] = alphabet[k];
+			differ += chart_yaml_fast_agrees(m, n) < 0;
+			memcpy(m, helm_style_yaml, i); /* insert before byte i */
+			m[i] = alphabet[k];
+			memcpy(m + i + 1, helm_style_yaml + i, n - i);
+			differ += chart_yaml_fast_agrees(m, n + 1) < 0;
+		}
+		memcpy(m, helm_style_yaml, i); /* delete byte i */
+		memcpy(m + i, helm_style_yaml + i + 1, n - i - 1);
+		differ += chart_yaml_fast_agrees(m, n - 1) < 0;
+	}
+	CHECK(differ == 0);
+	free(m);
+}
