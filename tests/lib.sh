@@ -62,7 +62,8 @@ fail() {
 
 # Prints indented detail under a failure.
 detail() {
-	sed 's/^/        /' | head -n "${DETAIL_LINES:-20}"
+	# (|| true: sed may get SIGPIPE when head has had its lines.)
+	sed 's/^/        /' | head -n "${DETAIL_LINES:-20}" || true
 }
 
 # Passes or fails on the exit status of a command.

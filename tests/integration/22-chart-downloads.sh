@@ -44,7 +44,7 @@ downloads() {
 		etag=$(last_header etag)
 		check_status "... and 304 for If-None-Match with that ETag" 304 "${auth[@]}" \
 			-H "If-None-Match: $etag" "$BASE$p/charts/$file"
-		tail -c +101 "$f" | head -c 100 >"$TMP/range.want"
+		head -c 200 "$f" | tail -c 100 >"$TMP/range.want"
 		http "${auth[@]}" -r 100-199 "$BASE$p/charts/$file"
 		check "... a Range request gets 206 and those 100 bytes" \
 			sh -c "[ '$LAST_STATUS' = 206 ] && cmp -s '$LAST_BODY' '$TMP/range.want'"
