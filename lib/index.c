@@ -25,9 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Older generations' files stay this long so a reader that was just handed
- * one (nginx is about to open it) does not get a 404. */
-#define INDEX_KEEP_OLD_S 30
+/* An older generation's file stays this long after a newer one replaced
+ * it, so a reader that was handed it just before (nginx opens it within
+ * milliseconds) does not get a 404.  Short, because a 170 MB file that
+ * lives for long is written back to disk for nothing. */
+#define INDEX_KEEP_OLD_S 5
 
 /* ---- entries --------------------------------------------------------- */
 
@@ -770,17 +772,30 @@ static int mkdir_p(char *path)
 	}
 }
 
+struct old_file {
+	long long gen;
+	time_t mtime;
+};
+
+static int old_file_cmp(const void *a, const void *b)
+{
+	const struct old_file *x = a, *y = b;
+	return (x->gen > y->gen) - (x->gen < y->gen);
+}
+
 /* Unlinks "<n>.<ext>" files in dir for generations below gen that were
- * last written more than INDEX_KEEP_OLD_S ago, their "<n>.<ext>.map" at
- * once (only a render reads a map, and the next one starts from gen's
- * file), and temp files a crashed render left (called under the lock, so
- * no render is in progress). */
+ * replaced more than INDEX_KEEP_OLD_S ago (when the next newer file was
+ * written: a file that stayed current for an hour is still kept that long
+ * once replaced), their "<n>.<ext>.map" at once (only a render reads a map,
+ * and the next one starts from gen's file), and temp files a crashed
+ * render left (called under the lock, so no render is in progress). */
 static void remove_old(const char *dir, int64_t gen, const char *ext)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	time_t now = time(NULL);
-	size_t extlen = strlen(ext);
+	size_t extlen = strlen(ext), n = 0, cap = 0;
+	struct old_file *v = NULL;
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
@@ -792,20 +807,37 @@ static void remove_old(const char *dir, int64_t gen, const char *ext)
 		}
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
-		long long n = strtoll(de->d_name, &end, 10);
-		if (*end != '.' || n >= gen)
+		long long g = strtoll(de->d_name, &end, 10);
+		if (*end != '.')
 			continue;
-		if (strncmp(end + 1, ext, extlen) == 0 && strcmp(end + 1 + extlen, ".map") == 0) {
+		if (g < gen && strncmp(end + 1, ext, extlen) == 0 &&
+		    strcmp(end + 1 + extlen, ".map") == 0) {
 			unlinkat(dirfd(d), de->d_name, 0);
 			continue;
 		}
-		if (strcmp(end + 1, ext) != 0)
+		if (strcmp(end + 1, ext) != 0 ||
+		    fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    now - sb.st_mtime < INDEX_KEEP_OLD_S)
-			continue;
-		unlinkat(dirfd(d), de->d_name, 0);
+		if (n == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			struct old_file *nv = realloc(v, ncap * sizeof *nv);
+			if (nv == NULL)
+				break;
+			v = nv;
+			cap = ncap;
+		}
+		v[n].gen = g;
+		v[n++].mtime = sb.st_mtime;
 	}
+	qsort(v, n, sizeof *v, old_file_cmp);
+	for (size_t i = 0; i + 1 < n && v[i].gen < gen; i++) {
+		char name[64];
+		if (now - v[i + 1].mtime < INDEX_KEEP_OLD_S)
+			continue;
+		snprintf(name, sizeof name, "%lld.%s", v[i].gen, ext);
+		unlinkat(dirfd(d), name, 0);
+	}
+	free(v);
 	closedir(d);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 struct ifix {
@@ -228,6 +229,47 @@ TEST(index_ensure_renders_once_per_generation)
 		fclose(fp);
 	}
 	CHECK(strstr(text, "version: 1.0.1\n") != NULL);
+	free(rel1);
+	free(rel2);
+	free(rel3);
+	iteardown(&f);
+}
+
+/* The file of rel under the fixture's index dir exists. */
+static bool index_file_exists(struct ifix *f, const char *rel)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/index/%s", f->dir, rel ? rel : "");
+	return access(path, F_OK) == 0;
+}
+
+/* Sets the mtime of the file of rel to ago seconds in the past. */
+static void age_index_file(struct ifix *f, const char *rel, int ago)
+{
+	char path[512];
+	struct timespec t[2] = { { time(NULL) - ago, 0 }, { time(NULL) - ago, 0 } };
+	snprintf(path, sizeof path, "%s/index/%s", f->dir, rel ? rel : "");
+	CHECK(utimensat(AT_FDCWD, path, t, 0) == 0);
+}
+
+TEST(index_old_files_are_removed_some_seconds_after_they_were_replaced)
+{
+	struct ifix f;
+	char *rel1 = NULL, *rel2 = NULL, *rel3 = NULL;
+	cd_err err;
+	isetup(&f, "");
+	CHECK(iput(f.s, "team", "a", "1.0.0") == CD_OK);
+	CHECK(index_ensure(f.s, &f.o, "team", STORE_YAML, &rel1, &err) == CD_OK);
+	age_index_file(&f, rel1, 3600); /* current for an hour */
+	CHECK(iput(f.s, "team", "a", "1.0.1") == CD_OK);
+	CHECK(index_ensure(f.s, &f.o, "team", STORE_YAML, &rel2, &err) == CD_OK);
+	CHECK(index_file_exists(&f, rel1)); /* just replaced: a reader may be opening it */
+	age_index_file(&f, rel2, 60);      /* rel1 was replaced a minute ago */
+	CHECK(iput(f.s, "team", "a", "1.0.2") == CD_OK);
+	CHECK(index_ensure(f.s, &f.o, "team", STORE_YAML, &rel3, &err) == CD_OK);
+	CHECK(!index_file_exists(&f, rel1));
+	CHECK(index_file_exists(&f, rel2)); /* replaced just now */
+	CHECK(index_file_exists(&f, rel3));
 	free(rel1);
 	free(rel2);
 	free(rel3);
