@@ -656,6 +656,55 @@ TEST(store_schema_2_db_gets_the_identity_index_on_open)
 	teardown(&f);
 }
 
+/* The page size of the db file at path, read from its header. */
+static int64_t db_page_size(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t size = -1;
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		size = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return size;
+}
+
+/* New databases get 16 KiB pages; one made with SQLite's 4 KiB (every db
+ * before this change) keeps them and is read and written as before. */
+TEST(store_new_db_has_16k_pages_and_an_old_4k_db_keeps_working)
+{
+	struct fixture f;
+	struct buf b = { 0 };
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(db_page_size(f.db) == 16384);
+	store_close(f.s);
+	f.s = NULL;
+
+	/* an old db: 4 KiB pages, written before this store opened it */
+	CHECK(unlink(f.db) == 0);
+	sqlite3 *db;
+	CHECK(sqlite3_open(f.db, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL;"
+	                   " CREATE TABLE t(x)", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(store_open(f.db, &f.s, &err) == CD_OK);
+	for (int i = 0; i < 40; i++) {
+		char v[16];
+		snprintf(v, sizeof v, "1.0.%d", i);
+		CHECK(put(f.s, "", "a", v) == CD_OK);
+	}
+	CHECK(store_each_chart(f.s, "", "a", collect_chart, &b, &err) == CD_OK);
+	CHECK(strstr(b.data ? b.data : "", "a@1.0.39 ") != NULL);
+	CHECK(db_page_size(f.db) == 4096);
+	buf_free(&b);
+	teardown(&f);
+}
+
 /* Appends "name:gen " for each block, text "+" when given (gen > since). */
 static int collect_gen(const char *name, int64_t gen, const char *text, size_t len, void *ctx)
 {
