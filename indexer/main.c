@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "gzthread.h"
 #include "index.h"
 #include "log.h"
 #include "reconcile.h"
@@ -525,7 +526,9 @@ int main(int argc, char **argv)
 				log_error("cannot rebuild the index database: %s", err.msg);
 				status = 1;
 			} else if (!once) {
+				struct gzthread *gz = gzthread_start(cfg.state_dir);
 				watch_loop(&ix, &w);
+				gzthread_stop(gz);
 			}
 		}
 	}

@@ -8,6 +8,7 @@
  * copies the blocks unchanged since the previous file from that file (its
  * map says where they are) and reads only the changed ones from the db. */
 #include "index.h"
+#include "indexgz.h"
 #include "log.h"
 #include "storage.h"
 #include "yamlout.h"
@@ -30,6 +31,9 @@
  * milliseconds) does not get a 404.  Short, because a 170 MB file that
  * lives for long is written back to disk for nothing. */
 #define INDEX_KEEP_OLD_S 5
+/* A compressed copy's temp file untouched this long was left by a crash
+ * (a live one grows every few milliseconds). */
+#define GZ_TEMP_STALE_S 3600
 
 /* ---- entries --------------------------------------------------------- */
 
@@ -786,9 +790,11 @@ static int old_file_cmp(const void *a, const void *b)
 /* Unlinks "<n>.<ext>" files in dir for generations below gen that were
  * replaced more than INDEX_KEEP_OLD_S ago (when the next newer file was
  * written: a file that stayed current for an hour is still kept that long
- * once replaced), their "<n>.<ext>.map" at once (only a render reads a map,
- * and the next one starts from gen's file), and temp files a crashed
- * render left (called under the lock, so no render is in progress). */
+ * once replaced) with their compressed copy "<n>.<ext>.gz", their
+ * "<n>.<ext>.map" at once (only a render reads a map, and the next one
+ * starts from gen's file), a copy whose file is gone (indexgz.c compressed
+ * it as it was removed), and temp files a crashed render left (called
+ * under the lock, so no render is in progress) or a crashed compression. */
 static void remove_old(const char *dir, int64_t gen, const char *ext)
 {
 	DIR *d = opendir(dir);
@@ -805,6 +811,12 @@ static void remove_old(const char *dir, int64_t gen, const char *ext)
 			unlinkat(dirfd(d), de->d_name, 0);
 			continue;
 		}
+		if (strncmp(de->d_name, INDEXGZ_TEMP_PREFIX, strlen(INDEXGZ_TEMP_PREFIX)) == 0) {
+			if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    now - sb.st_mtime > GZ_TEMP_STALE_S)
+				unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
 		long long g = strtoll(de->d_name, &end, 10);
@@ -813,6 +825,14 @@ static void remove_old(const char *dir, int64_t gen, const char *ext)
 		if (g < gen && strncmp(end + 1, ext, extlen) == 0 &&
 		    strcmp(end + 1 + extlen, ".map") == 0) {
 			unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		if (g < gen && strncmp(end + 1, ext, extlen) == 0 &&
+		    strcmp(end + 1 + extlen, INDEXGZ_SUFFIX) == 0) {
+			char file[64];
+			snprintf(file, sizeof file, "%lld.%s", g, ext);
+			if (faccessat(dirfd(d), file, F_OK, 0) != 0)
+				unlinkat(dirfd(d), de->d_name, 0);
 			continue;
 		}
 		if (strcmp(end + 1, ext) != 0 ||
@@ -834,6 +854,8 @@ static void remove_old(const char *dir, int64_t gen, const char *ext)
 		char name[64];
 		if (now - v[i + 1].mtime < INDEX_KEEP_OLD_S)
 			continue;
+		snprintf(name, sizeof name, "%lld.%s" INDEXGZ_SUFFIX, v[i].gen, ext);
+		unlinkat(dirfd(d), name, 0); /* the copy first: never one without its file */
 		snprintf(name, sizeof name, "%lld.%s", v[i].gen, ext);
 		unlinkat(dirfd(d), name, 0);
 	}

@@ -1,6 +1,7 @@
 /* test_index.c — index entries, rendered index text and files. */
 #include "unit.h"
 #include "index.h"
+#include "indexgz.h"
 #include "yamlout.h"
 
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 struct ifix {
 	char dir[64];
@@ -270,6 +272,126 @@ TEST(index_old_files_are_removed_some_seconds_after_they_were_replaced)
 	CHECK(!index_file_exists(&f, rel1));
 	CHECK(index_file_exists(&f, rel2)); /* replaced just now */
 	CHECK(index_file_exists(&f, rel3));
+	free(rel1);
+	free(rel2);
+	free(rel3);
+	iteardown(&f);
+}
+
+/* The bytes of the file of rel (gunzipped when gz), malloc'd into *out. */
+static size_t read_index_file(struct ifix *f, const char *rel, bool gz, char **out)
+{
+	char path[512];
+	size_t len = 0, cap = 1 << 16;
+	snprintf(path, sizeof path, "%s/index/%s%s", f->dir, rel, gz ? INDEXGZ_SUFFIX : "");
+	gzFile g = gzopen(path, "rb"); /* reads a plain file as it is */
+	*out = malloc(cap);
+	if (g == NULL || *out == NULL) {
+		if (g != NULL)
+			gzclose(g);
+		return 0;
+	}
+	int n;
+	while ((n = gzread(g, *out + len, (unsigned)(cap - len))) > 0) {
+		len += (size_t)n;
+		if (len == cap)
+			*out = realloc(*out, cap *= 2);
+	}
+	gzclose(g);
+	return len;
+}
+
+/* The number of entries of the repo's index directory whose name starts
+ * with prefix. */
+static int count_index_entries(struct ifix *f, const char *rdir, const char *prefix)
+{
+	char cmd[512], out[32] = "";
+	snprintf(cmd, sizeof cmd, "ls -A '%s/index/%s' | grep -c '^%s'", f->dir, rdir, prefix);
+	FILE *p = popen(cmd, "r");
+	if (p == NULL)
+		return -1;
+	if (fgets(out, sizeof out, p) == NULL)
+		out[0] = '\0';
+	pclose(p);
+	return atoi(out);
+}
+
+/* The newest file of each repo directory gets a gzip copy with the same
+ * bytes once it has settled; not before, and not when stopped. */
+TEST(indexgz_writes_a_copy_of_the_settled_newest_file_only)
+{
+	struct ifix f;
+	char *rel = NULL, *plain = NULL, *unzipped = NULL;
+	volatile sig_atomic_t stop = 0;
+	cd_err err;
+	isetup(&f, "");
+	f.o.json = true;
+	CHECK(iput(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(iput(f.s, "team/x", "b", "2.0.0") == CD_OK);
+	CHECK(index_ensure(f.s, &f.o, "", STORE_YAML, &rel, &err) == CD_OK);
+	free(rel);
+	CHECK(index_ensure(f.s, &f.o, "", STORE_JSON, &rel, &err) == CD_OK);
+	free(rel);
+	CHECK(index_ensure(f.s, &f.o, "team/x", STORE_YAML, &rel, &err) == CD_OK);
+
+	CHECK(indexgz_run(f.dir, 3600, &stop) == 0); /* nothing settled an hour */
+	CHECK(count_index_entries(&f, "root/@", "[0-9].*gz$") == 0);
+	stop = 1;
+	CHECK(indexgz_run(f.dir, 0, &stop) == 0);     /* stopped: nothing, no temp */
+	CHECK(count_index_entries(&f, "root/@", ".*gz") == 0);
+	stop = 0;
+	CHECK(indexgz_run(f.dir, 0, &stop) == 3);     /* root yaml and json, team/x yaml */
+	CHECK(indexgz_run(f.dir, 0, &stop) == 0);     /* each once */
+
+	size_t n = read_index_file(&f, rel, false, &plain);
+	size_t m = read_index_file(&f, rel, true, &unzipped);
+	CHECK(n > 0 && n == m && memcmp(plain, unzipped, n) == 0);
+	char path[512];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/index/%s" INDEXGZ_SUFFIX, f.dir, rel);
+	CHECK(stat(path, &st) == 0 && (size_t)st.st_size < n); /* really compressed */
+	CHECK(count_index_entries(&f, "r/team/x/@", INDEXGZ_TEMP_PREFIX) == 0);
+	free(plain);
+	free(unzipped);
+	free(rel);
+	iteardown(&f);
+}
+
+/* A copy goes with its file; a copy whose file is gone (compressed while
+ * it was removed) goes at the next render, and so does a crashed writer's
+ * temp file once it is old. */
+TEST(indexgz_copies_are_removed_with_their_files)
+{
+	struct ifix f;
+	char *rel1 = NULL, *rel2 = NULL, *rel3 = NULL, path[512], gzrel[128];
+	volatile sig_atomic_t stop = 0;
+	cd_err err;
+	isetup(&f, "");
+	CHECK(iput(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(index_ensure(f.s, &f.o, "", STORE_YAML, &rel1, &err) == CD_OK);
+	CHECK(indexgz_run(f.dir, 0, &stop) == 1);
+	age_index_file(&f, rel1, 3600);
+	/* a crashed compression's temp file, and an orphaned copy */
+	snprintf(path, sizeof path, "%s/index/root/@/" INDEXGZ_TEMP_PREFIX "1-1", f.dir);
+	CHECK(close(open(path, O_CREAT | O_WRONLY, 0644)) == 0);
+	struct timespec old[2] = { { time(NULL) - 7200, 0 }, { time(NULL) - 7200, 0 } };
+	CHECK(utimensat(AT_FDCWD, path, old, 0) == 0);
+	snprintf(path, sizeof path, "%s/index/root/@/" INDEXGZ_TEMP_PREFIX "1-2", f.dir);
+	CHECK(close(open(path, O_CREAT | O_WRONLY, 0644)) == 0); /* a live one */
+	snprintf(path, sizeof path, "%s/index/root/@/5.yaml" INDEXGZ_SUFFIX, f.dir);
+	CHECK(close(open(path, O_CREAT | O_WRONLY, 0644)) == 0);
+
+	CHECK(iput(f.s, "", "a", "1.0.1") == CD_OK);
+	CHECK(index_ensure(f.s, &f.o, "", STORE_YAML, &rel2, &err) == CD_OK);
+	CHECK(access(path, F_OK) != 0);                          /* orphan gone */
+	CHECK(count_index_entries(&f, "root/@", INDEXGZ_TEMP_PREFIX) == 1); /* the live temp */
+	snprintf(gzrel, sizeof gzrel, "%s" INDEXGZ_SUFFIX, rel1);
+	CHECK(index_file_exists(&f, gzrel)); /* rel1 just replaced: kept, copy too */
+	age_index_file(&f, rel2, 60);
+	CHECK(iput(f.s, "", "a", "1.0.2") == CD_OK);
+	CHECK(index_ensure(f.s, &f.o, "", STORE_YAML, &rel3, &err) == CD_OK);
+	CHECK(!index_file_exists(&f, rel1));
+	CHECK(!index_file_exists(&f, gzrel)); /* its copy went with it */
 	free(rel1);
 	free(rel2);
 	free(rel3);
