@@ -4,8 +4,9 @@
 # Content-Encoding: gzip and the same bytes inside; a client that asks for
 # none, Helm among them, gets the file itself; right after an upload the
 # new generation is sent (plain until its copy exists), never an older
-# copy; ETag revalidation, HEAD and Vary work for both; at depth 1 with
-# the JSON index (JSON_INDEX) too.
+# copy, and the previous ETag no longer revalidates; ETag revalidation,
+# HEAD and Vary work for both; at depth 1 with the JSON index (JSON_INDEX)
+# too.
 . "$(dirname "$0")/../lib.sh"
 
 auth=(-u u:p)
@@ -37,6 +38,9 @@ gzip_checks() {
 	fetch_index "$url" "$TMP/plain" >/dev/null
 	check "GET $p/$file without Accept-Encoding is sent as it is" \
 		sh -c "[ '$LAST_STATUS' = 200 ] && [ -s '$TMP/plain' ] && [ -z '$(last_header content-encoding)' ]"
+	PLAIN_ETAG=$(last_header etag)
+	check_status "... 304 for If-None-Match with its ETag" 304 \
+		"${auth[@]}" -H "If-None-Match: $PLAIN_ETAG" "$url"
 	check "within 15 s a client that accepts gzip gets it compressed" \
 		wait_until 15 compressed_now "$url"
 	enc=$(fetch_index "$url" "$TMP/unzipped" "${gz[@]}")
@@ -71,6 +75,9 @@ after_upload() {
 	enc=$(fetch_index "$url" "$TMP/after" "${gz[@]}")
 	check "... the next GET of $p/$file with Accept-Encoding: gzip holds $v (came as '${enc:-identity}')" \
 		grep -q "$v" "$TMP/after"
+	fetch_index "$url" "$TMP/after-plain" -H "If-None-Match: $PLAIN_ETAG" >/dev/null
+	check "... and a revalidation with the old ETag gets 200 and $v, not 304" \
+		sh -c "[ '$LAST_STATUS' = 200 ] && grep -q '$v' '$TMP/after-plain'"
 	check "... and within 15 s that generation comes compressed" \
 		wait_until 15 compressed_now "$url"
 	enc=$(fetch_index "$url" "$TMP/after2" "${gz[@]}")
