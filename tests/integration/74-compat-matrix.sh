@@ -52,7 +52,12 @@ open(out + ".prov", "w").write(
 PY
 
 # Everything under storage and the rendered indexes (files and directories).
-tree() { (cd "$TMP/c$COMPAT_N" && find storage state/index 2>/dev/null | sort) || true; }
+# The indexer's gzip copies of index files (and their temp files) appear on
+# their own a few seconds after a render: not the requests' doing.
+tree() {
+	(cd "$TMP/c$COMPAT_N" && find storage state/index ! -name '*.gz' ! -name '.gz-*' 2>/dev/null |
+		sort) || true
+}
 
 # Files named after the evil chart anywhere under the temp dir or the
 # directories its name would reach.
