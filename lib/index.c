@@ -416,10 +416,7 @@ static const char *map_parse(struct base *b, size_t size, enum store_format fmt,
 	return NULL;
 }
 
-/* True with *found = the newest generation below gen that has a <n>.<ext>
- * file in dir.  Only the newest counts: a file without a map (written by an
- * older chartdepot) stands for every older one. */
-static bool newest_below(const char *dir, const char *ext, int64_t gen, int64_t *found)
+bool index_newest_below(const char *dir, const char *ext, int64_t gen, int64_t *found)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -470,7 +467,9 @@ static struct base *base_open(const char *dir, const char *ext, enum store_forma
 	int mfd = -1;
 	int64_t p = 0;
 
-	if (!newest_below(dir, ext, gen, &p) || (b = calloc(1, sizeof *b)) == NULL)
+	/* Only the newest counts: a file without a map (written by an older
+	 * chartdepot) stands for every older one. */
+	if (!index_newest_below(dir, ext, gen, &p) || (b = calloc(1, sizeof *b)) == NULL)
 		return NULL;
 	b->gen = p;
 	snprintf(path, sizeof path, "%s/%" PRId64 ".%s", dir, p, ext);

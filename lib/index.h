@@ -35,6 +35,10 @@ struct index_opts {
 cd_rc index_ensure(struct store *s, const struct index_opts *o, const char *repo,
                    enum store_format fmt, char **rel, cd_err *err);
 
+/* True with *found = the newest generation below gen that has a
+ * "<found>.<ext>" file in dir (a repo's index directory). */
+bool index_newest_below(const char *dir, const char *ext, int64_t gen, int64_t *found);
+
 /* Writes the whole index of repo to fd (used by --print-index). */
 cd_rc index_write_fd(struct store *s, const struct index_opts *o, const char *repo,
                      enum store_format fmt, int fd, cd_err *err);

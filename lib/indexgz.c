@@ -6,11 +6,13 @@
  * whole copy or none; a file is never changed once renamed into place, so
  * a copy stays equal to its file for as long as both exist. */
 #include "indexgz.h"
+#include "index.h"
 #include "log.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,29 +28,6 @@
 #define GZ_CHUNK (256 * 1024)
 /* Repo directories nest one level per path segment of a repo name. */
 #define GZ_MAX_DEPTH 16
-
-/* The newest "<gen>.<ext>" in the directory: its name into name (size
- * cap) and true, or false when there is none. */
-static bool newest_file(DIR *d, const char *ext, char *name, size_t cap)
-{
-	struct dirent *de;
-	long long best = -1;
-	size_t extlen = strlen(ext);
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		char *end;
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		long long g = strtoll(de->d_name, &end, 10);
-		if (*end != '.' || strncmp(end + 1, ext, extlen) != 0 || end[1 + extlen] != '\0')
-			continue;
-		if (g > best) {
-			best = g;
-			snprintf(name, cap, "%s", de->d_name);
-		}
-	}
-	return best >= 0;
-}
 
 /* Deflates all of in_fd into out_fd in gzip format; false on a read,
  * write or zlib error (errno set where there is one) or when *stop. */
@@ -159,18 +138,13 @@ static void compress_dir(int dfd, const char *dir, int settle_s,
                          const volatile sig_atomic_t *stop, int *written, bool *failed)
 {
 	static const char *const exts[] = { "yaml", "json" };
-	int lfd = dup(dfd);
-	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
-	if (d == NULL) {
-		if (lfd >= 0)
-			close(lfd);
-		return;
-	}
 	for (size_t i = 0; i < sizeof exts / sizeof exts[0] && !*stop; i++) {
-		char name[256], gz[300];
+		char name[64], gz[80];
+		int64_t gen;
 		struct stat st;
-		if (!newest_file(d, exts[i], name, sizeof name))
+		if (!index_newest_below(dir, exts[i], INT64_MAX, &gen))
 			continue;
+		snprintf(name, sizeof name, "%" PRId64 ".%s", gen, exts[i]);
 		snprintf(gz, sizeof gz, "%s" INDEXGZ_SUFFIX, name);
 		if (faccessat(dfd, gz, F_OK, 0) == 0 || fstatat(dfd, name, &st, 0) != 0 ||
 		    time(NULL) - st.st_mtime < settle_s)
@@ -181,7 +155,6 @@ static void compress_dir(int dfd, const char *dir, int settle_s,
 		else if (r < 0)
 			*failed = true;
 	}
-	closedir(d);
 }
 
 /* Visits dir (fd dfd, path for messages): an index directory ("@") is
