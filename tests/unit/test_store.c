@@ -656,20 +656,21 @@ TEST(store_schema_2_db_gets_the_identity_index_on_open)
 	teardown(&f);
 }
 
-/* The page size of the db file at path, read from its header. */
-static int64_t db_page_size(const char *path)
+/* The first column of the first row of sql (a count, a pragma), read
+ * with a second connection; -1 when it cannot be read. */
+static int64_t count_rows(struct fixture *f, const char *sql)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st;
-	int64_t size = -1;
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		return -1;
-	if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		size = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	int64_t n = -1;
+	if (sqlite3_open(f->db, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
 	sqlite3_close(db);
-	return size;
+	return n;
 }
 
 /* New databases get 16 KiB pages; one made with SQLite's 4 KiB (every db
@@ -681,7 +682,7 @@ TEST(store_new_db_has_16k_pages_and_an_old_4k_db_keeps_working)
 	cd_err err;
 	setup(&f);
 	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
-	CHECK(db_page_size(f.db) == 16384);
+	CHECK(count_rows(&f, "PRAGMA page_size") == 16384);
 	store_close(f.s);
 	f.s = NULL;
 
@@ -700,7 +701,7 @@ TEST(store_new_db_has_16k_pages_and_an_old_4k_db_keeps_working)
 	}
 	CHECK(store_each_chart(f.s, "", "a", collect_chart, &b, &err) == CD_OK);
 	CHECK(strstr(b.data ? b.data : "", "a@1.0.39 ") != NULL);
-	CHECK(db_page_size(f.db) == 4096);
+	CHECK(count_rows(&f, "PRAGMA page_size") == 4096);
 	buf_free(&b);
 	teardown(&f);
 }
@@ -771,24 +772,6 @@ TEST(store_each_rewritten_block_records_the_generation_of_its_change)
 	teardown(&f);
 }
 
-/* Turns f's db back into schema 3 (block without gen), as a chartdepot
- * before this one left it. */
-/* Rows of block_stale and of block, read with a second connection. */
-static int64_t count_rows(struct fixture *f, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int64_t n = -1;
-	if (sqlite3_open(f->db, &db) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return n;
-}
-
 TEST(store_lazy_writes_mark_blocks_stale_and_the_refresh_keeps_their_generation)
 {
 	struct fixture f;
@@ -832,6 +815,8 @@ TEST(store_lazy_writes_mark_blocks_stale_and_the_refresh_keeps_their_generation)
 	teardown(&f);
 }
 
+/* Turns f's db back into schema 3 (block without gen), as a chartdepot
+ * before this one left it. */
 static void make_schema_3(struct fixture *f)
 {
 	sqlite3 *db;
