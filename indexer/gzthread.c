@@ -12,6 +12,7 @@
 
 #include "indexgz.h"
 #include "log.h"
+#include "threads.h"
 
 /* How often the index directories are looked at; a file is compressed
  * once it has been the newest of its directory for GZ_SETTLE_S (a burst of
@@ -68,18 +69,15 @@ struct gzthread *gzthread_start(const char *state_dir)
 	}
 	t->state_dir = state_dir;
 	pthread_mutex_init(&t->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->wake, &ca);
-	pthread_condattr_destroy(&ca);
-
-	/* Signals are for the main thread: the thread starts with them blocked. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int r = pthread_create(&t->thread, NULL, gz_main, t);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int r = threads_cond_init_monotonic(&t->wake);
+	if (r != 0) {
+		log_warn("cannot start the index compression thread: %s", strerror(r));
+		pthread_mutex_destroy(&t->mu);
+		free(t);
+		return NULL;
+	}
+	/* Signals are for the main thread. */
+	r = threads_spawn(&t->thread, gz_main, t);
 	if (r != 0) {
 		log_warn("cannot start the index compression thread: %s", strerror(r));
 		pthread_cond_destroy(&t->wake);

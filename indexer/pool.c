@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "index.h"
+#include "threads.h"
 
 /* The hash threads' nice value above the process's.  On a cold index the
  * single writer thread (SQLite) is the bottleneck: at equal priority the
@@ -258,7 +258,8 @@ struct pool *pool_start(int n, const char *root, const char *chart_url)
 	p->ring = calloc(p->cap, sizeof *p->ring);
 	p->threads = calloc((size_t)n, sizeof *p->threads);
 	p->spent = calloc((size_t)n, sizeof *p->spent);
-	if (p->ring == NULL || p->threads == NULL || p->spent == NULL) {
+	if (p->ring == NULL || p->threads == NULL || p->spent == NULL ||
+	    threads_cond_init_monotonic(&p->result) != 0) {
 		free(p->ring);
 		free(p->threads);
 		free(p->spent);
@@ -267,25 +268,14 @@ struct pool *pool_start(int n, const char *root, const char *chart_url)
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->result, &ca);
-	pthread_condattr_destroy(&ca);
-
-	/* Signals are for the main thread: the threads start with them blocked. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
+	/* Signals are for the main thread. */
 	for (int i = 0; i < n; i++) {
-		if (pthread_create(&p->threads[i], NULL, pool_thread, p) != 0) {
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (threads_spawn(&p->threads[i], pool_thread, p) != 0) {
 			p->nthreads = i;
 			pool_stop(p);
 			return NULL;
 		}
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	p->nthreads = n;
 	return p;
 }
