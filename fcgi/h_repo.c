@@ -13,7 +13,8 @@
 
 /* nginx's internal locations (nginx/chartdepot.conf.in) that X-Accel-Redirect
  * names: chart files under <prefix>/charts/ or <prefix>/charts-small/,
- * rendered indexes under <prefix>/index/. */
+ * rendered indexes under <prefix>/index-gz/ for a client that may accept
+ * gzip, else under <prefix>/index/. */
 #define ACCEL_PREFIX "/@cd"
 
 /* Files up to this size go to /@cd/charts-small/, which nginx reads into
@@ -52,7 +53,12 @@ cd_rc h_index(struct req *r, cd_err *err)
 		return rc;
 	if (req_own(r, rel) == NULL)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
-	respond_accel(r, req_printf(r, ACCEL_PREFIX "/index/%s", rel));
+	/* Only /index-gz/ looks for the gzip copy (gzip_static), and there
+	 * nginx itself decides from Accept-Encoding (q-values included); the
+	 * test here only spares the other clients, Helm among them, a failed
+	 * or unused open of <file>.gz per request. */
+	bool maybe_gzip = strcasestr(r->accept_encoding, "gzip") != NULL;
+	respond_accel(r, req_printf(r, ACCEL_PREFIX "/%s/%s", maybe_gzip ? "index-gz" : "index", rel));
 	return CD_OK;
 }
 

@@ -37,6 +37,7 @@ void req_init(struct req *r, struct app *app, FCGX_Request *fx)
 	r->repo = "";
 	r->content_type = "";
 	r->accept = "";
+	r->accept_encoding = "";
 	r->remote_addr = "";
 	r->content_length = -1;
 }
@@ -211,6 +212,7 @@ cd_rc req_parse_env(struct req *r, req_param_fn param, void *ctx, cd_err *err)
 	r->authorization = param_copy(r, param, ctx, "HTTP_AUTHORIZATION", NULL);
 	r->content_type = param_copy(r, param, ctx, "CONTENT_TYPE", "");
 	r->accept = param_copy(r, param, ctx, "HTTP_ACCEPT", "");
+	r->accept_encoding = param_copy(r, param, ctx, "HTTP_ACCEPT_ENCODING", "");
 	r->remote_addr = remote_addr_copy(r, param, ctx);
 	const char *cl = param_copy(r, param, ctx, "CONTENT_LENGTH", "");
 	if (cl[0] != '\0') {

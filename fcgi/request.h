@@ -55,6 +55,7 @@ struct req {
 	const char *authorization;      /* NULL when absent */
 	const char *content_type;       /* "" when absent */
 	const char *accept;             /* "" when absent */
+	const char *accept_encoding;    /* "" when absent */
 	const char *remote_addr;        /* REMOTE_ADDR, printable; "" when absent */
 	long long content_length;       /* -1 when absent */
 	char request_id[REQ_ID_MAX + 1];

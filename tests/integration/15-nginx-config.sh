@@ -79,8 +79,8 @@ for f in "$TMP/local.conf" "$TMP/site"; do
 	check "$kind: FastCGI keepalive is off" grep -qE '^\s*fastcgi_keep_conn off;' "$f"
 	check "$kind: REQUEST_URI is passed raw" grep -qE '^\s*fastcgi_param REQUEST_URI\s+\$request_uri;' "$f"
 	check "$kind: client_max_body_size is ChartMuseum's 20 MiB default" grep -qE '^\s*client_max_body_size 20m;' "$f"
-	check "$kind: /@cd/charts/ and /@cd/index/ are internal" \
-		test "$(grep -cE '^\s*internal;' "$f")" -ge 2
+	check "$kind: /@cd/charts/, /@cd/index/ and /@cd/index-gz/ are internal" \
+		test "$(grep -cE '^\s*internal;' "$f")" -ge 3
 	check "$kind: server_tokens off" grep -qE '^\s*server_tokens off;' "$f"
 	check "$kind: 413 is answered as JSON" grep -qE '^\s*error_page 413 ' "$f"
 done

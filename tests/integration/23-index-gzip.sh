@@ -62,6 +62,19 @@ gzip_checks() {
 	check "a client that asks for no gzip still gets the same plain bytes, with Vary" \
 		sh -c "[ -z '$(last_header content-encoding)' ] && [ '$(last_header vary)' = Accept-Encoding ] &&
 		       cmp -s '$TMP/plain' '$TMP/plain2'"
+	# The worker only picks the location from the word gzip; nginx decides.
+	enc=$(fetch_index "$url" "$TMP/plain3" -H "Accept-Encoding: gzip;q=0, identity")
+	check "a client that refuses gzip (gzip;q=0) gets the plain bytes, with Vary" \
+		sh -c "[ -z '$enc' ] && [ '$LAST_STATUS' = 200 ] && [ '$(last_header vary)' = Accept-Encoding ] &&
+		       cmp -s '$TMP/plain' '$TMP/plain3'"
+	enc=$(fetch_index "$url" "$TMP/unzipped2" -H "Accept-Encoding: deflate, GZIP")
+	check "Accept-Encoding is read without regard to case (deflate, GZIP): gzip, same bytes" \
+		sh -c "[ '$enc' = gzip ] && cmp -s '$TMP/plain' '$TMP/unzipped2'"
+	http "${auth[@]}" -I "$url"
+	check "HEAD without Accept-Encoding: 200, plain length, Vary" \
+		sh -c "[ '$LAST_STATUS' = 200 ] && [ -z '$(last_header content-encoding)' ] &&
+		       [ '$(last_header content-length)' = '$(wc -c <"$TMP/plain")' ] &&
+		       [ '$(last_header vary)' = Accept-Encoding ]"
 }
 
 # after_upload PREFIX FILE VERSION: an upload, then at once a gzip GET holds

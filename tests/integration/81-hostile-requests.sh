@@ -77,6 +77,7 @@ CASES.append(("raw NUL byte in the request line", req(b"GET", b"/charts/mychart-
 # nginx's internal locations are not reachable from outside.
 for p in [b"/@cd/charts/mychart-0.1.0.tgz", b"/@cd/charts/../canary.tgz", b"/@cd/charts/%%2e%%2e/canary.tgz",
           b"/@cd/index/../canary.yaml", b"/@cd/index/%%2e%%2e/canary.yaml", b"/@cd/error/500",
+          b"/@cd/index-gz/root/@/1.yaml", b"/@cd/index-gz/../canary.yaml",
           b"/%%40cd/charts/mychart-0.1.0.tgz"]:
     get(p, {400, 404})
 # Repo names with dots or spaces.
