@@ -70,17 +70,11 @@ struct gzthread *gzthread_start(const char *state_dir)
 	t->state_dir = state_dir;
 	pthread_mutex_init(&t->mu, NULL);
 	int r = threads_cond_init_monotonic(&t->wake);
-	if (r != 0) {
-		log_warn("cannot start the index compression thread: %s", strerror(r));
-		pthread_mutex_destroy(&t->mu);
-		free(t);
-		return NULL;
-	}
 	/* Signals are for the main thread. */
-	r = threads_spawn(&t->thread, gz_main, t);
+	if (r == 0 && (r = threads_spawn(&t->thread, gz_main, t)) != 0)
+		pthread_cond_destroy(&t->wake);
 	if (r != 0) {
 		log_warn("cannot start the index compression thread: %s", strerror(r));
-		pthread_cond_destroy(&t->wake);
 		pthread_mutex_destroy(&t->mu);
 		free(t);
 		return NULL;
