@@ -1253,6 +1253,55 @@ static cd_rc field_value(const struct ynode *n, const struct field *f, const str
 	return cd_fail(err, CD_EINVAL, "Chart.yaml: %s has an unknown type", PATH_MSG(path));
 }
 
+/* obj's fields in table order, nested structs reordered the same way;
+ * other values are shared, not copied.  NULL when out of memory. */
+static json_t *struct_reorder(const json_t *obj, const struct field *fields)
+{
+	json_t *o = json_object();
+	for (const struct field *f = fields; o != NULL && f->key != NULL; f++) {
+		json_t *v = json_object_get(obj, f->key);
+		const struct field *item_fields = f->type == F_MAINT  ? maintainer_fields
+		                                  : f->type == F_DEPS ? dependency_fields
+		                                                      : NULL;
+		if (v == NULL)
+			continue;
+		if (item_fields == NULL || !json_is_array(v)) {
+			if (json_object_set_nocheck(o, f->key, v) != 0)
+				json_decref(o), o = NULL;
+			continue;
+		}
+		json_t *list = json_array();
+		size_t i;
+		json_t *item;
+		json_array_foreach(v, i, item) {
+			json_t *copy = json_is_object(item) ? struct_reorder(item, item_fields)
+			                                    : json_incref(item);
+			if (json_array_append_new(list, copy) != 0) { /* takes copy either way */
+				json_decref(list);
+				list = NULL;
+				break;
+			}
+		}
+		if (list == NULL || json_object_set_new_nocheck(o, f->key, list) != 0)
+			json_decref(o), o = NULL;
+	}
+	return o;
+}
+
+cd_rc chart_meta_from_entry(const char *json, json_t **meta, cd_err *err)
+{
+	json_error_t jerr;
+	json_t *entry = json_loads(json, 0, &jerr);
+	*meta = NULL;
+	if (!json_is_object(entry)) {
+		json_decref(entry);
+		return cd_fail(err, CD_EINVAL, "a stored index entry is not a JSON object");
+	}
+	*meta = struct_reorder(entry, metadata_fields);
+	json_decref(entry);
+	return *meta ? CD_OK : cd_fail(err, CD_ENOMEM, "out of memory");
+}
+
 /* The top node must be a mapping (or nothing: an empty Chart.yaml). */
 static cd_rc meta_root(const struct ydoc *doc, const struct ynode **root, cd_err *err)
 {

@@ -46,6 +46,13 @@ cd_rc chart_read_meta(const void *buf, size_t len, struct chart_info *out, cd_er
  * "1.10"); aliases are bounded so an alias bomb fails instead of growing. */
 cd_rc chart_parse_yaml(const char *text, size_t len, json_t **meta, cd_err *err);
 
+/* The Metadata part of an index entry's JSON text (a ChartVersion, or a
+ * Metadata itself): the Metadata fields only, in Helm's struct order at
+ * every level (maintainers and dependencies too), so that marshalling it
+ * gives chart_read's bytes again.  urls, created, digest and any other key
+ * that is not a Metadata field are left out.  *meta: a new reference. */
+cd_rc chart_meta_from_entry(const char *json, json_t **meta, cd_err *err);
+
 /* Parses values.yaml text as Helm's chartutil.ReadValues does into a JSON
  * object (*values, new reference): scalars resolved as YAML 1.1 reads them
  * into interface{}, an empty document gives {}.  CD_EINVAL for invalid

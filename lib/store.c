@@ -9,6 +9,10 @@
  *                                   one row per version, unique (repo, name,
  *                                   version) and (repo, file); the entry is
  *                                   kept rendered as it sits in index.yaml;
+ *                                   meta is '' and the Metadata is read back
+ *                                   out of entry_json, which holds all of it
+ *                                   (rows written by earlier versions may
+ *                                   still fill meta: either is read);
  *                                   index chart_ident covers (repo, file,
  *                                   size, mtime_ns, ino), so the indexer's
  *                                   restart scan never reads the wide rows
@@ -38,6 +42,7 @@
  * generations keep growing across a recreated database and an index file
  * rendered from the old one is never taken for a new generation. */
 #include "store.h"
+#include "chart.h"
 #include "index.h"
 #include "log.h"
 #include "semver.h"
@@ -119,7 +124,6 @@ enum stmt_id {
 	ST_CHART_FILE_NAME,
 	ST_CHART_INSERT,
 	ST_CHART_DEL,
-	ST_CHART_GET,
 	ST_BLOCK_ROWS,
 	ST_BLOCK_PUT,
 	ST_BLOCK_DEL,
@@ -145,8 +149,6 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                    " mtime_ns, ino, digest, created, meta, entry_yaml, entry_json)"
 	                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_CHART_DEL] = "DELETE FROM chart WHERE repo = ?1 AND name = ?2 AND version = ?3",
-	[ST_CHART_GET] = "SELECT file, size, mtime_ns, ino, digest, created, meta FROM chart"
-	                 " WHERE repo = ?1 AND name = ?2 AND version = ?3",
 	[ST_BLOCK_ROWS] = "SELECT entry_yaml, entry_json FROM chart WHERE repo = ?1 AND name = ?2"
 	                  " ORDER BY version COLLATE semver DESC, version DESC",
 	[ST_BLOCK_PUT] = "INSERT OR REPLACE INTO block(repo, name, yaml, json, gen)"
@@ -771,7 +773,7 @@ static cd_rc flush_dirty(struct store *s, cd_err *err)
 
 /* ---- writes ---------------------------------------------------------- */
 
-/* Room reserved for each of the three texts store_prepare renders: most
+/* Room reserved for each of the two texts store_prepare renders: most
  * entries fit, so each is one malloc instead of a chain of reallocs (the
  * indexer prepares 130,000 of them on a cold start). */
 #define PREPARED_TEXT_GUESS 2000 /* buf_reserve then allocates 2 KiB */
@@ -804,7 +806,6 @@ void store_prepared_free(struct store_prepared *p)
 {
 	if (p == NULL)
 		return;
-	free(p->meta);
 	free(p->entry_json);
 	free(p->entry_yaml);
 	memset(p, 0, sizeof *p);
@@ -818,13 +819,8 @@ cd_rc store_prepare(const struct store_chart *c, const char *chart_url,
 	if (c->repo == NULL || c->name == NULL || c->version == NULL || c->file == NULL ||
 	    c->meta == NULL)
 		return cd_fail(err, CD_EINVAL, "incomplete chart record");
-	struct buf meta = { 0 };
 	(void)buf_reserve(&yaml, PREPARED_TEXT_GUESS); /* a failure shows below */
-	(void)buf_reserve(&meta, PREPARED_TEXT_GUESS);
 	cd_rc rc = render_entry(c, chart_url, &yaml, &out->entry_json, err);
-	if (rc == CD_OK && (yamlout_json(&meta, c->meta, false) != CD_OK || meta.data == NULL))
-		rc = cd_fail(err, CD_ENOMEM, "out of memory");
-	out->meta = meta.data;
 	if (rc == CD_OK && yaml.data == NULL)
 		rc = cd_fail(err, CD_ENOMEM, "out of memory");
 	out->entry_yaml = yaml.data;
@@ -914,7 +910,7 @@ static cd_rc insert_row(struct store *s, const struct store_chart *c,
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)c->st.ino);
 	bind_text(st, 8, c->digest);
 	bind_text(st, 9, c->created ? c->created : "");
-	bind_text(st, 10, p->meta);
+	bind_text(st, 10, ""); /* the Metadata is read out of entry_json */
 	sqlite3_bind_text(st, 11, p->entry_yaml, (int)p->entry_yaml_len, SQLITE_STATIC);
 	bind_text(st, 12, p->entry_json);
 	return run(s, st, err, "store the chart version");
@@ -924,7 +920,7 @@ cd_rc store_put_prepared(struct store *s, const struct store_chart *c,
                          const struct store_prepared *p, cd_err *err)
 {
 	if (c->repo == NULL || c->name == NULL || c->version == NULL || c->file == NULL ||
-	    p->meta == NULL || p->entry_json == NULL || p->entry_yaml == NULL)
+	    p->entry_json == NULL || p->entry_yaml == NULL)
 		return cd_fail(err, CD_EINVAL, "incomplete chart record");
 	cd_rc rc = write_begin(s, err);
 	if (rc != CD_OK)
@@ -1013,8 +1009,13 @@ void store_chart_free(struct store_chart *c)
 	memset(c, 0, sizeof *c);
 }
 
-/* Fills c from a row of (repo, name, version, file, size, mtime_ns, ino,
- * digest, created, meta) starting at column first. */
+/* The columns chart_from_row reads.  The Metadata comes out of the entry
+ * (meta is only filled in rows of earlier versions): storing it apart made
+ * the database a sixth bigger and cost the indexer a render per file. */
+#define CHART_COLUMNS "repo, name, version, file, size, mtime_ns, ino, digest, created," \
+                      " coalesce(nullif(meta, ''), entry_json)"
+
+/* Fills c from a row of CHART_COLUMNS starting at column first. */
 static cd_rc chart_from_row(sqlite3_stmt *st, int first, struct store_chart *c, cd_err *err)
 {
 	const char *digest = (const char *)sqlite3_column_text(st, first + 7);
@@ -1029,20 +1030,21 @@ static cd_rc chart_from_row(sqlite3_stmt *st, int first, struct store_chart *c, 
 	c->st.ino = (uint64_t)sqlite3_column_int64(st, first + 6);
 	snprintf(c->digest, sizeof c->digest, "%s", digest ? digest : "");
 	c->created = col_dup(st, first + 8);
-	c->meta = json_loads(meta ? meta : "{}", 0, NULL);
-	if (!c->repo || !c->name || !c->version || !c->file || !c->created || !c->meta) {
+	if (!c->repo || !c->name || !c->version || !c->file || !c->created) {
 		store_chart_free(c);
 		return cd_fail(err, CD_ENOMEM, "out of memory reading a chart record");
 	}
-	return CD_OK;
+	cd_rc rc = chart_meta_from_entry(meta ? meta : "{}", &c->meta, err);
+	if (rc != CD_OK)
+		store_chart_free(c);
+	return rc;
 }
 
 cd_rc store_get(struct store *s, const char *repo, const char *name,
                 const char *version, struct store_chart *out, cd_err *err)
 {
 	static const char sql[] =
-		"SELECT repo, name, version, file, size, mtime_ns, ino, digest, created, meta"
-		" FROM chart WHERE repo = ?1 AND name = ?2 AND version = ?3";
+		"SELECT " CHART_COLUMNS " FROM chart WHERE repo = ?1 AND name = ?2 AND version = ?3";
 	sqlite3_stmt *st;
 	int r = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (r != SQLITE_OK)
@@ -1447,7 +1449,6 @@ static int chart_row(sqlite3_stmt *st, void *vctx, cd_rc *rc)
 	return stop;
 }
 
-#define CHART_COLUMNS "repo, name, version, file, size, mtime_ns, ino, digest, created, meta"
 #define CHART_ORDER "ORDER BY name COLLATE yamlkey, version COLLATE semver DESC, version DESC"
 
 /* One name is a range of the (repo, name, version) index, sorted in
@@ -1525,8 +1526,7 @@ static cd_rc rerender_chunk(struct store *s, const char *chart_url, sqlite3_int6
                             int *n, cd_err *err)
 {
 	static const char sql[] =
-		"SELECT repo, name, version, file, size, mtime_ns, ino, digest, created, meta,"
-		" rowid FROM chart WHERE rowid > ?1 ORDER BY rowid LIMIT ?2";
+		"SELECT " CHART_COLUMNS ", rowid FROM chart WHERE rowid > ?1 ORDER BY rowid LIMIT ?2";
 	struct store_chart rows[RERENDER_CHUNK];
 	sqlite3_int64 ids[RERENDER_CHUNK];
 	sqlite3_stmt *st;

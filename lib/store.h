@@ -60,7 +60,6 @@ cd_rc store_put(struct store *s, const struct store_chart *c, const char *chart_
  * the indexer's hash threads call it and the writer only binds and inserts.
  * Owned by the caller; store_prepared_free releases it. */
 struct store_prepared {
-	char *meta;          /* compact Metadata JSON, in Metadata field order */
 	char *entry_json;    /* compact ChartVersion JSON, keys sorted */
 	char *entry_yaml;    /* ChartVersion as a sequence item at indent 2 */
 	size_t entry_yaml_len;

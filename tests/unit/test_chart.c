@@ -227,6 +227,41 @@ TEST(chart_archive_with_every_field_reads_and_validates)
 	free(t.buf);
 }
 
+/* The store keeps only the entry, keys sorted at every level and with
+ * urls, created and digest added; the Metadata read back out of it must
+ * marshal to the very bytes chart_read gave. */
+TEST(chart_meta_from_entry_gives_back_the_metadata_in_struct_order)
+{
+	json_t *entry = json_loads(full_json, 0, NULL);
+	CHECK(entry != NULL);
+	json_object_set_new(entry, "urls", json_pack("[s]", "charts/mychart-1.0.tgz"));
+	json_object_set_new(entry, "created", json_string("2026-01-02T03:04:05Z"));
+	json_object_set_new(entry, "digest", json_string("abc"));
+	json_object_set_new(entry, "removed", json_false());
+	char *sorted = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
+	CHECK(sorted != NULL && strncmp(sorted, "{\"annotations\":", 15) == 0);
+	json_t *meta = NULL;
+	cd_err err = { "" };
+	CHECK(chart_meta_from_entry(sorted, &meta, &err) == CD_OK);
+	char *s = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+	CHECK_STR(s, full_json);
+	free(s);
+	json_decref(meta);
+	free(sorted);
+	json_decref(entry);
+
+	/* A null maintainer stays null (validation rejects it, not this). */
+	CHECK(chart_meta_from_entry("{\"name\":\"a\",\"maintainers\":[null,{\"url\":\"u\",\"name\":\"n\"}]}",
+	                            &meta, &err) == CD_OK);
+	s = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+	CHECK_STR(s, "{\"name\":\"a\",\"maintainers\":[null,{\"name\":\"n\",\"url\":\"u\"}]}");
+	free(s);
+	json_decref(meta);
+
+	CHECK(chart_meta_from_entry("[1]", &meta, &err) == CD_EINVAL && meta == NULL);
+	CHECK(chart_meta_from_entry("{\"name\":", &meta, &err) == CD_EINVAL && meta == NULL);
+}
+
 TEST(chart_yaml_scalars_in_string_fields_keep_their_text)
 {
 	cd_rc rc;

@@ -673,6 +673,53 @@ static int64_t count_rows(struct fixture *f, const char *sql)
 	return n;
 }
 
+/* The Metadata is kept once, inside the entry: meta stays empty, and what
+ * is read back keeps Helm's field order (the API marshals it as it is). */
+TEST(store_keeps_the_metadata_only_inside_the_entry)
+{
+	struct fixture f;
+	cd_err err;
+	struct store_chart c = {
+		.repo = "", .name = "a", .version = "1.0.0", .file = "a-1.0.0.tgz",
+		.st = { 10, 20, 30 }, .digest = "abc", .created = "2026-01-02T03:04:05Z",
+		.meta = json_pack("{s:s,s:s,s:s,s:[{s:s,s:s}],s:s}", "name", "a", "version",
+		                  "1.0.0", "description", "d", "maintainers", "name", "n",
+		                  "email", "e", "apiVersion", "v2"),
+	};
+	setup(&f);
+	CHECK(store_put(f.s, &c, "", &err) == CD_OK);
+	CHECK(count_rows(&f, "SELECT count(*) FROM chart WHERE meta = ''") == 1);
+	struct store_chart got;
+	CHECK(store_get(f.s, "", "a", "1.0.0", &got, &err) == CD_OK);
+	char *want = json_dumps(c.meta, JSON_COMPACT), *s = json_dumps(got.meta, JSON_COMPACT);
+	CHECK_STR(s, want);
+	free(s);
+	free(want);
+	store_chart_free(&got);
+	json_decref(c.meta);
+	teardown(&f);
+}
+
+/* Rows written by earlier versions carry their own meta: it is still read. */
+TEST(store_reads_the_meta_of_rows_from_earlier_versions)
+{
+	struct fixture f;
+	sqlite3 *db;
+	cd_err err;
+	setup(&f);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(sqlite3_open(f.db, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "UPDATE chart SET meta = '{\"name\":\"a\",\"version\":\"1.0.0\","
+	                   "\"description\":\"from meta\",\"apiVersion\":\"v2\"}'",
+	                   NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	struct store_chart got;
+	CHECK(store_get(f.s, "", "a", "1.0.0", &got, &err) == CD_OK);
+	CHECK_STR(json_string_value(json_object_get(got.meta, "description")), "from meta");
+	store_chart_free(&got);
+	teardown(&f);
+}
+
 /* New databases get 16 KiB pages; one made with SQLite's 4 KiB (every db
  * before this change) keeps them and is read and written as before. */
 TEST(store_new_db_has_16k_pages_and_an_old_4k_db_keeps_working)
