@@ -3,8 +3,12 @@
  *
  * Secrets are compared as HMAC-SHA256 digests under a random per-process
  * key, so neither their content nor their length shows in the timing.  A
- * verified Authorization header is cached under the same keyed hash for
- * AUTH_CACHE_TTL seconds; the password itself is never kept.  The HMAC is
+ * verified Authorization header is cached under the same keyed hash until
+ * it goes unused for AUTH_CACHE_TTL seconds, and for AUTH_CACHE_MAX_AGE
+ * seconds at most; the password itself is never kept.  Expiry counts from
+ * the last use because a fixed one made every worker pay a bcrypt (~60 ms)
+ * once a minute under steady load; revoking a user means editing the file
+ * and restarting the service, which starts workers with empty caches.  The HMAC is
  * keyed once per process and only re-initialised per use: OpenSSL 3's
  * one-shot HMAC() fetches the digest and sets the key on every call. */
 #include "auth.h"
@@ -26,7 +30,8 @@
 
 #define AUTH_MAC_LEN 32
 #define AUTH_CACHE_SLOTS 64
-#define AUTH_CACHE_TTL 60         /* seconds a verified header is trusted */
+#define AUTH_CACHE_TTL 60         /* seconds a verified header is trusted unused */
+#define AUTH_CACHE_MAX_AGE 900    /* seconds after which it is verified again */
 #define AUTH_MAX_HEADER 4096      /* longer Authorization values are refused */
 #define AUTH_USER_MAX 256
 #define AUTH_PASS_MAX 1024
@@ -39,7 +44,8 @@ struct auth_user {
 
 struct auth_cache_slot {
 	unsigned char key[AUTH_MAC_LEN];
-	int64_t expires;                     /* CLOCK_MONOTONIC seconds; 0 = empty */
+	int64_t expires;                     /* clock seconds; 0 = empty */
+	int64_t verified;                    /* when the password was checked */
 };
 
 struct auth {
@@ -53,6 +59,8 @@ struct auth {
 	struct crypt_data *cd;               /* ~32 KiB scratch for crypt_rn */
 	struct auth_cache_slot cache[AUTH_CACHE_SLOTS];
 	unsigned next_slot;
+	int64_t (*clock)(void);              /* monotonic seconds, never 0 */
+	unsigned long hashes;                /* crypt_rn calls, for tests */
 };
 
 /* Keys the process's HMAC-SHA256 with AUTH_MAC_LEN random bytes. */
@@ -308,6 +316,7 @@ cd_rc auth_open(const char *basic_user, const char *basic_pass,
 	*out = NULL;
 	if (a == NULL)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
+	a->clock = now_s;
 	if (!mac_key(a))
 		rc = cd_fail(err, CD_EIO, "cannot key the credential hash (no random bytes or HMAC)");
 	if (rc == CD_OK && basic_user != NULL && basic_pass != NULL) {
@@ -353,26 +362,44 @@ void auth_close(struct auth *a)
 	free(a);
 }
 
+void auth_set_clock(struct auth *a, int64_t (*clock)(void))
+{
+	a->clock = clock ? clock : now_s;
+}
+
+unsigned long auth_hashes_computed(const struct auth *a)
+{
+	return a->hashes;
+}
+
 bool auth_disabled(const struct auth *a)
 {
 	return a == NULL || (!a->have_basic && a->nusers == 0);
 }
 
-static bool cache_hit(const struct auth *a, const unsigned char key[AUTH_MAC_LEN])
+/* Looks key up in every slot (no early exit) and, on a hit, extends the
+ * slot's life by AUTH_CACHE_TTL, never past AUTH_CACHE_MAX_AGE. */
+static bool cache_hit(struct auth *a, const unsigned char key[AUTH_MAC_LEN])
 {
-	int64_t now = now_s();
-	bool hit = false;
+	int64_t now = a->clock();
+	int hit = -1;
 	for (int i = 0; i < AUTH_CACHE_SLOTS; i++) {
 		bool live = a->cache[i].expires > now;
 		bool same = mac_diff(a->cache[i].key, key) == 0;
-		hit |= live & same;
+		int match = -(int)(live & same); /* all ones on a match: no branch */
+		hit = (hit & ~match) | (i & match);
 	}
-	return hit;
+	if (hit < 0)
+		return false;
+	struct auth_cache_slot *slot = &a->cache[hit];
+	int64_t renewed = now + AUTH_CACHE_TTL, last = slot->verified + AUTH_CACHE_MAX_AGE;
+	slot->expires = renewed < last ? renewed : last;
+	return true;
 }
 
 static void cache_add(struct auth *a, const unsigned char key[AUTH_MAC_LEN])
 {
-	int64_t now = now_s();
+	int64_t now = a->clock();
 	int slot = -1;
 	for (int i = 0; i < AUTH_CACHE_SLOTS && slot < 0; i++)
 		if (a->cache[i].expires <= now)
@@ -383,12 +410,14 @@ static void cache_add(struct auth *a, const unsigned char key[AUTH_MAC_LEN])
 	}
 	memcpy(a->cache[slot].key, key, AUTH_MAC_LEN);
 	a->cache[slot].expires = now + AUTH_CACHE_TTL;
+	a->cache[slot].verified = now;
 }
 
 /* Runs crypt_rn and compares with the stored hash; false on any failure. */
 static bool crypt_matches(struct auth *a, const char *pass, const char *hash)
 {
 	const char *got = crypt_rn(pass, hash, a->cd, (int)sizeof *a->cd);
+	a->hashes++;
 	bool ok = got != NULL && got[0] != '*' &&
 	          auth_equal(got, strlen(got), hash, strlen(hash));
 	OPENSSL_cleanse(a->cd, sizeof *a->cd);

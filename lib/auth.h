@@ -3,13 +3,15 @@
  * Users come from BASIC_AUTH_USER/BASIC_AUTH_PASS (ChartMuseum's single
  * user) and HTPASSWD_FILE (bcrypt, yescrypt, sha512-crypt through libcrypt).
  * Every comparison is constant-time.  A verified credential is remembered
- * for a short time under a keyed hash, so Helm's per-request credentials do
- * not cost a bcrypt each time; the password itself is never stored. */
+ * under a keyed hash until it goes unused for a minute (15 minutes at
+ * most), so Helm's per-request credentials do not cost a bcrypt each time;
+ * the password itself is never stored. */
 #ifndef CD_AUTH_H
 #define CD_AUTH_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "cd_err.h"
 
 struct auth;
@@ -30,6 +32,12 @@ cd_rc auth_parse_basic(const char *header, char *user, size_t user_sz,
 /* Checks an Authorization header value (NULL when absent).  CD_OK when it
  * names a configured user with the right password; CD_EAUTH otherwise. */
 cd_rc auth_check(struct auth *a, const char *header);
+
+/* For tests: the clock the cache reads, in monotonic seconds that are
+ * never 0 (NULL restores CLOCK_MONOTONIC), and how many password hashes
+ * auth_check has computed so far. */
+void auth_set_clock(struct auth *a, int64_t (*clock)(void));
+unsigned long auth_hashes_computed(const struct auth *a);
 
 /* Constant-time equality of two byte strings (length leaks, content not). */
 bool auth_equal(const void *a, size_t alen, const void *b, size_t blen);

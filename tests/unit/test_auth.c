@@ -176,6 +176,55 @@ TEST(auth_cache_hit_still_rejects_a_different_password)
 	free(bc);
 }
 
+static int64_t fake_now = 1000;
+static int64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+/* A header stays verified while it keeps being used (a fixed expiry made
+ * every worker pay a bcrypt once a minute under load), is checked again
+ * after a minute unused, and after 15 minutes whatever the use. */
+TEST(auth_cache_lives_while_used_and_at_most_15_minutes)
+{
+	char *bc = make_hash("$2y$", 4, "right");
+	char text[512];
+	snprintf(text, sizeof text, "alice:%s\n", bc ? bc : "");
+	char *file = temp_file(text);
+	struct auth *a = NULL;
+	cd_err err;
+	CHECK(auth_open(NULL, NULL, file, &a, &err) == CD_OK);
+	auth_set_clock(a, fake_clock);
+	fake_now = 1000;
+	CHECK(auth_check(a, basic("alice:right")) == CD_OK);
+	CHECK(auth_hashes_computed(a) == 1);
+	for (int i = 1; i <= 10; i++) { /* every 50 s for 500 s: all hits */
+		fake_now = 1000 + 50 * i;
+		CHECK(auth_check(a, basic("alice:right")) == CD_OK);
+	}
+	CHECK(auth_hashes_computed(a) == 1);
+	fake_now += 61; /* unused for over a minute */
+	CHECK(auth_check(a, basic("alice:right")) == CD_OK);
+	CHECK(auth_hashes_computed(a) == 2);
+	int64_t verified = fake_now;
+	while (fake_now + 30 < verified + 900) {
+		fake_now += 30;
+		CHECK(auth_check(a, basic("alice:right")) == CD_OK);
+	}
+	CHECK(auth_hashes_computed(a) == 2);
+	fake_now = verified + 900; /* used all along, but 15 minutes old */
+	CHECK(auth_check(a, basic("alice:right")) == CD_OK);
+	CHECK(auth_hashes_computed(a) == 3);
+	/* A wrong password is hashed every time, cached header or not. */
+	CHECK(auth_check(a, basic("alice:wrong")) == CD_EAUTH);
+	CHECK(auth_check(a, basic("alice:wrong")) == CD_EAUTH);
+	CHECK(auth_hashes_computed(a) == 5);
+	auth_close(a);
+	unlink(file);
+	free(file);
+	free(bc);
+}
+
 TEST(auth_htpasswd_rejects_weak_hashes_naming_the_line)
 {
 	static const char *const bad[] = {
