@@ -118,6 +118,7 @@ static cd_rc open_db(const struct cd_config *cfg, struct store **s, struct db_id
 		log_warn("keeping the default database cache size: %s", err->msg);
 	/* An upload writes its own row; the indexer rebuilds the name's block. */
 	store_set_lazy(*s, true);
+	store_set_block_json(*s, cfg->json_index);
 	return CD_OK;
 }
 

@@ -361,7 +361,10 @@ static cd_rc rebuild_index_db(const struct cd_config *cfg, struct store **s, con
 	if (*s != NULL)
 		store_close(*s);
 	*s = NULL;
-	return store_recreate(cfg->db_path, s, err);
+	cd_rc rc = store_recreate(cfg->db_path, s, err);
+	if (rc == CD_OK)
+		store_set_block_json(*s, cfg->json_index);
+	return rc;
 }
 
 /* Opens the database and brings its rendered urls up to CHART_URL (entries
@@ -379,6 +382,8 @@ static cd_rc open_index_db(const struct cd_config *cfg, struct store **s, cd_err
 	} else {
 		rc = store_open(cfg->db_path, s, err);
 	}
+	if (rc == CD_OK)
+		store_set_block_json(*s, cfg->json_index); /* only a JSON index reads it */
 	if (rc == CD_EDB)
 		rc = rebuild_index_db(cfg, s, err->msg, err);
 	if (rc == CD_OK && (rc = store_sync_chart_url(*s, cfg->chart_url, err)) == CD_EDB &&

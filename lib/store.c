@@ -17,7 +17,8 @@
  *                                   size, mtime_ns, ino), so the indexer's
  *                                   restart scan never reads the wide rows
  *   block(repo, name, yaml, json, gen)
- *                                   all entries of one name, newest first,
+ *                                   all entries of one name, newest first
+ *                                   (json '' unless store_set_block_json),
  *                                   and the repo generation whose change
  *                                   last rewrote them (0: before schema 4);
  *                                   index block_gen covers (repo, name,
@@ -172,6 +173,7 @@ struct store {
 	bool in_batch;       /* between store_begin and store_commit/rollback */
 	int64_t page_size;   /* of the open database, in bytes */
 	bool lazy;           /* single writes mark blocks stale (store_set_lazy) */
+	bool block_json;     /* blocks keep their JSON text (store_set_block_json) */
 	struct buf yaml, json; /* reused while rebuilding blocks */
 	/* Within the open transaction: the repo known to have its row and the
 	 * (repo, name) marked dirty last, so a batch of puts repeats neither
@@ -425,6 +427,7 @@ static cd_rc store_open_once(const char *path, struct store **out, cd_err *err)
 	struct store *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
+	s->block_json = true;
 	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	cd_rc r = rc == SQLITE_OK ? CD_OK : db_fail(s, rc, err, "open the database");
 	if (r == CD_OK)
@@ -661,9 +664,10 @@ static cd_rc ensure_repo(struct store *s, const char *repo, cd_err *err)
 	return rc;
 }
 
-/* Appends the block text of every version of (repo, name), newest first,
- * to s->yaml and s->json; *count receives the number of versions. */
-static cd_rc render_block(struct store *s, const char *repo, const char *name,
+/* Renders the block of every version of (repo, name), newest first, into
+ * s->yaml and, with json, s->json (else left empty); *count receives the
+ * number of versions. */
+static cd_rc render_block(struct store *s, const char *repo, const char *name, bool json,
                           size_t *count, cd_err *err)
 {
 	sqlite3_stmt *st = stmt(s, ST_BLOCK_ROWS, err);
@@ -675,25 +679,28 @@ static cd_rc render_block(struct store *s, const char *repo, const char *name,
 	*count = 0;
 	if (buf_append(&s->yaml, "  ", 2) != CD_OK ||
 	    yamlout_string(&s->yaml, name, strlen(name)) != CD_OK ||
-	    buf_append(&s->yaml, ":\n", 2) != CD_OK || buf_append(&s->json, "[", 1) != CD_OK)
+	    buf_append(&s->yaml, ":\n", 2) != CD_OK || (json && buf_append(&s->json, "[", 1) != CD_OK))
 		return cd_fail(err, CD_ENOMEM, "out of memory");
 	bind_text(st, 1, repo);
 	bind_text(st, 2, name);
 	while (rc == CD_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
 		const void *y = sqlite3_column_blob(st, 0);
 		size_t ylen = (size_t)sqlite3_column_bytes(st, 0);
-		const void *j = sqlite3_column_blob(st, 1);
-		size_t jlen = (size_t)sqlite3_column_bytes(st, 1);
-		if (buf_append(&s->yaml, y, ylen) != CD_OK ||
-		    (*count > 0 && buf_append(&s->json, ",", 1) != CD_OK) ||
-		    buf_append(&s->json, j, jlen) != CD_OK)
+		if (buf_append(&s->yaml, y, ylen) != CD_OK)
 			rc = cd_fail(err, CD_ENOMEM, "out of memory");
+		if (json && rc == CD_OK) {
+			const void *j = sqlite3_column_blob(st, 1);
+			size_t jlen = (size_t)sqlite3_column_bytes(st, 1);
+			if ((*count > 0 && buf_append(&s->json, ",", 1) != CD_OK) ||
+			    buf_append(&s->json, j, jlen) != CD_OK)
+				rc = cd_fail(err, CD_ENOMEM, "out of memory");
+		}
 		(*count)++;
 	}
 	if (rc == CD_OK && r != SQLITE_DONE)
 		rc = db_fail(s, r, err, "read the versions of a chart");
 	done(st);
-	if (rc == CD_OK && buf_append(&s->json, "]", 1) != CD_OK)
+	if (json && rc == CD_OK && buf_append(&s->json, "]", 1) != CD_OK)
 		rc = cd_fail(err, CD_ENOMEM, "out of memory");
 	return rc;
 }
@@ -705,7 +712,7 @@ static cd_rc rebuild_block(struct store *s, const char *repo, const char *name, 
                            cd_err *err)
 {
 	size_t count;
-	cd_rc rc = render_block(s, repo, name, &count, err);
+	cd_rc rc = render_block(s, repo, name, s->block_json, &count, err);
 	if (rc != CD_OK)
 		return rc;
 	sqlite3_stmt *st = stmt(s, count ? ST_BLOCK_PUT : ST_BLOCK_DEL, err);
@@ -715,7 +722,10 @@ static cd_rc rebuild_block(struct store *s, const char *repo, const char *name, 
 	bind_text(st, 2, name);
 	if (count) {
 		sqlite3_bind_text(st, 3, s->yaml.data, (int)s->yaml.len, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, s->json.data, (int)s->json.len, SQLITE_STATIC);
+		if (s->block_json)
+			sqlite3_bind_text(st, 4, s->json.data, (int)s->json.len, SQLITE_STATIC);
+		else
+			sqlite3_bind_text(st, 4, "", 0, SQLITE_STATIC);
 		if (gen >= 0)
 			sqlite3_bind_int64(st, 5, gen);
 	}
@@ -1292,7 +1302,8 @@ cd_rc store_each_block(struct store *s, const char *repo, enum store_format fmt,
  * block_stale table alone (SQLite sorts those rows by yamlkey); a text is
  * read only for a block changed after since: by rowid from block, or, for
  * a stale name, rendered from its chart rows (a name left without rows is
- * skipped: it was deleted). */
+ * skipped: it was deleted).  So is a JSON text that was not kept (empty:
+ * written without store_set_block_json). */
 cd_rc store_each_block_since(struct store *s, const char *repo, enum store_format fmt,
                              int64_t since,
                              int (*fn)(const char *name, int64_t gen, const char *text,
@@ -1329,7 +1340,7 @@ cd_rc store_each_block_since(struct store *s, const char *repo, enum store_forma
 		if (name == NULL)
 			name = "";
 		if (gen > since && stale) {
-			if ((rc = render_block(s, repo, name, &count, err)) != CD_OK)
+			if ((rc = render_block(s, repo, name, fmt == STORE_JSON, &count, err)) != CD_OK)
 				break;
 			const struct buf *b = fmt == STORE_JSON ? &s->json : &s->yaml;
 			text = b->data ? b->data : "";
@@ -1349,6 +1360,13 @@ cd_rc store_each_block_since(struct store *s, const char *repo, enum store_forma
 				len = (size_t)sqlite3_column_bytes(row, 0);
 				if (text == NULL)
 					text = "";
+			}
+			if (rr == SQLITE_ROW && len == 0 && fmt == STORE_JSON) {
+				sqlite3_reset(row);
+				if ((rc = render_block(s, repo, name, true, &count, err)) != CD_OK)
+					break;
+				text = s->json.data ? s->json.data : "";
+				len = s->json.len;
 			}
 		}
 		int stop = rr == SQLITE_ROW && count > 0 ? fn(name, gen, text, len, ctx) : 0;
@@ -1373,6 +1391,11 @@ cd_rc store_each_block_since(struct store *s, const char *repo, enum store_forma
 void store_set_lazy(struct store *s, bool lazy)
 {
 	s->lazy = lazy;
+}
+
+void store_set_block_json(struct store *s, bool keep)
+{
+	s->block_json = keep;
 }
 
 /* One short write transaction for up to max names: each block gets the

@@ -164,6 +164,14 @@ cd_rc store_each_block_since(struct store *s, const char *repo, enum store_forma
  * number of versions of the chart.  Readers see the same index either way. */
 void store_set_lazy(struct store *s, bool lazy);
 
+/* Whether rewritten blocks keep their JSON text as well as the YAML (the
+ * default).  Only a JSON index (JSON_INDEX) reads it on every render; with
+ * it off, a block stores '' and the rare whole-repo JSON read (GET
+ * /api/charts) assembles each block from its versions' entries instead, as
+ * it does for any block whose JSON was not kept.  Either setting reads a
+ * database written with the other. */
+void store_set_block_json(struct store *s, bool keep);
+
 /* Rebuilds up to max stale blocks in one write transaction (the indexer
  * calls it in the background); *refreshed receives how many. */
 cd_rc store_refresh_blocks(struct store *s, int max, int *refreshed, cd_err *err);

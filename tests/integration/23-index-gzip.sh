@@ -111,6 +111,33 @@ versions=$(index_versions "$BASE/index.yaml" zipped "${auth[@]}")
 check "a YAML reader without Accept-Encoding (as Helm) gets both versions, plain" \
 	test "$versions $(last_header content-encoding)" = "1.0.1 1.0.0 "
 
+# Without JSON_INDEX the database keeps no JSON in its blocks: GET
+# /api/charts assembles each name's from its versions' entries.  Restarted
+# with JSON_INDEX on that database, the JSON index does the same.  Either
+# way the entries must be the YAML index's, value for value.
+entries='__import__("json").dumps(i["entries"], sort_keys=True)'
+index_query "$BASE/index.yaml" "$entries" "${auth[@]}" >"$TMP/entries.yaml" ||
+	fail "the YAML index cannot be read"
+listing_is_index() { # API body file: the listing has the index's entries
+	python3 - "$1" "$TMP/entries.yaml" <<'PY'
+import json, sys
+sys.exit(0 if json.load(open(sys.argv[1])) == json.loads(open(sys.argv[2]).read()) else 1)
+PY
+}
+http "${auth[@]}" "$BASE/api/charts"
+cp "$LAST_BODY" "$TMP/listing.1"
+check "GET /api/charts (no JSON kept in the blocks) lists the index's entries" \
+	listing_is_index "$TMP/listing.1"
+check "the stack stops cleanly" stop_stack
+
+start_stack BASIC_AUTH_USER=u BASIC_AUTH_PASS=p JSON_INDEX=true || finish
+http "${auth[@]}" "$BASE/index.yaml"
+check "JSON_INDEX on a database written without it: the index is JSON" \
+	test "$(head -c 1 "$LAST_BODY")" = "{"
+index_query "$BASE/index.yaml" "$entries" "${auth[@]}" >"$TMP/entries.json"
+check "... with the YAML index's entries" cmp -s "$TMP/entries.yaml" "$TMP/entries.json"
+http "${auth[@]}" "$BASE/api/charts"
+check "... and GET /api/charts lists them too" listing_is_index "$LAST_BODY"
 check "the stack stops cleanly" stop_stack
 
 start_stack BASIC_AUTH_USER=u BASIC_AUTH_PASS=p DEPTH=1 JSON_INDEX=true || finish

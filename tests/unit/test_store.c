@@ -720,6 +720,49 @@ TEST(store_reads_the_meta_of_rows_from_earlier_versions)
 	teardown(&f);
 }
 
+/* Without block JSON a block stores '' for it, and a JSON read assembles
+ * the same text from the versions' entries; a connection that keeps JSON
+ * reads such a database the same way, and rewrites what it touches. */
+TEST(store_blocks_without_json_read_as_json_all_the_same)
+{
+	struct fixture f, g;
+	struct buf a = { 0 }, b = { 0 };
+	cd_err err;
+	setup(&f);
+	setup(&g);
+	store_set_block_json(g.s, false);
+	const char *names[] = { "b", "a", "b", "c", "a" }, *versions[] = { "1.0.0", "2.0.0", "1.1.0",
+	                                                                  "0.1.0", "1.0.0" };
+	for (int i = 0; i < 5; i++) {
+		CHECK(put(f.s, "team", names[i], versions[i]) == CD_OK);
+		CHECK(put(g.s, "team", names[i], versions[i]) == CD_OK);
+	}
+	CHECK(count_rows(&f, "SELECT count(*) FROM block WHERE json = ''") == 0);
+	CHECK(count_rows(&g, "SELECT count(*) FROM block WHERE json = ''") == 3);
+	CHECK(store_each_block(f.s, "team", STORE_JSON, collect_block, &a, &err) == CD_OK);
+	CHECK(store_each_block(g.s, "team", STORE_JSON, collect_block, &b, &err) == CD_OK);
+	CHECK(a.data && b.data && strcmp(a.data, b.data) == 0);
+	CHECK(a.data && strstr(a.data, "b=[{") != NULL);
+	/* YAML blocks are kept whole either way. */
+	a.len = b.len = 0;
+	CHECK(store_each_block(f.s, "team", STORE_YAML, collect_block, &a, &err) == CD_OK);
+	CHECK(store_each_block(g.s, "team", STORE_YAML, collect_block, &b, &err) == CD_OK);
+	CHECK(a.data && b.data && strcmp(a.data, b.data) == 0);
+	/* Switched on, the next write of a name keeps its JSON again. */
+	store_set_block_json(g.s, true);
+	CHECK(put(g.s, "team", "c", "0.2.0") == CD_OK);
+	CHECK(put(f.s, "team", "c", "0.2.0") == CD_OK);
+	CHECK(count_rows(&g, "SELECT count(*) FROM block WHERE json = ''") == 2);
+	a.len = b.len = 0;
+	CHECK(store_each_block(f.s, "team", STORE_JSON, collect_block, &a, &err) == CD_OK);
+	CHECK(store_each_block(g.s, "team", STORE_JSON, collect_block, &b, &err) == CD_OK);
+	CHECK(a.data && b.data && strcmp(a.data, b.data) == 0);
+	buf_free(&a);
+	buf_free(&b);
+	teardown(&f);
+	teardown(&g);
+}
+
 /* New databases get 16 KiB pages; one made with SQLite's 4 KiB (every db
  * before this change) keeps them and is read and written as before. */
 TEST(store_new_db_has_16k_pages_and_an_old_4k_db_keeps_working)
