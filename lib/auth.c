@@ -8,9 +8,10 @@
  * seconds at most; the password itself is never kept.  Expiry counts from
  * the last use because a fixed one made every worker pay a bcrypt (~60 ms)
  * once a minute under steady load; revoking a user means editing the file
- * and restarting the service, which starts workers with empty caches.  The HMAC is
- * keyed once per process and only re-initialised per use: OpenSSL 3's
- * one-shot HMAC() fetches the digest and sets the key on every call. */
+ * and restarting the service, which starts workers with empty caches.
+ * The HMAC is keyed once per process and only re-initialised per use:
+ * OpenSSL 3's one-shot HMAC() fetches the digest and sets the key on every
+ * call. */
 #include "auth.h"
 
 #include <crypt.h>
