@@ -665,10 +665,10 @@ static cd_rc ensure_repo(struct store *s, const char *repo, cd_err *err)
 }
 
 /* Renders the block of every version of (repo, name), newest first, into
- * s->yaml and, with json, s->json (else left empty); *count receives the
- * number of versions. */
-static cd_rc render_block(struct store *s, const char *repo, const char *name, bool json,
-                          size_t *count, cd_err *err)
+ * s->yaml and/or s->json, as asked (the other is left empty); *count
+ * receives the number of versions. */
+static cd_rc render_block(struct store *s, const char *repo, const char *name, bool yaml,
+                          bool json, size_t *count, cd_err *err)
 {
 	sqlite3_stmt *st = stmt(s, ST_BLOCK_ROWS, err);
 	cd_rc rc = CD_OK;
@@ -677,24 +677,20 @@ static cd_rc render_block(struct store *s, const char *repo, const char *name, b
 		return CD_EDB;
 	s->yaml.len = s->json.len = 0;
 	*count = 0;
-	if (buf_append(&s->yaml, "  ", 2) != CD_OK ||
-	    yamlout_string(&s->yaml, name, strlen(name)) != CD_OK ||
-	    buf_append(&s->yaml, ":\n", 2) != CD_OK || (json && buf_append(&s->json, "[", 1) != CD_OK))
+	if ((yaml && (buf_append(&s->yaml, "  ", 2) != CD_OK ||
+	              yamlout_string(&s->yaml, name, strlen(name)) != CD_OK ||
+	              buf_append(&s->yaml, ":\n", 2) != CD_OK)) ||
+	    (json && buf_append(&s->json, "[", 1) != CD_OK))
 		return cd_fail(err, CD_ENOMEM, "out of memory");
 	bind_text(st, 1, repo);
 	bind_text(st, 2, name);
 	while (rc == CD_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
-		const void *y = sqlite3_column_blob(st, 0);
-		size_t ylen = (size_t)sqlite3_column_bytes(st, 0);
-		if (buf_append(&s->yaml, y, ylen) != CD_OK)
+		if ((yaml && buf_append(&s->yaml, sqlite3_column_blob(st, 0),
+		                        (size_t)sqlite3_column_bytes(st, 0)) != CD_OK) ||
+		    (json && *count > 0 && buf_append(&s->json, ",", 1) != CD_OK) ||
+		    (json && buf_append(&s->json, sqlite3_column_blob(st, 1),
+		                        (size_t)sqlite3_column_bytes(st, 1)) != CD_OK))
 			rc = cd_fail(err, CD_ENOMEM, "out of memory");
-		if (json && rc == CD_OK) {
-			const void *j = sqlite3_column_blob(st, 1);
-			size_t jlen = (size_t)sqlite3_column_bytes(st, 1);
-			if ((*count > 0 && buf_append(&s->json, ",", 1) != CD_OK) ||
-			    buf_append(&s->json, j, jlen) != CD_OK)
-				rc = cd_fail(err, CD_ENOMEM, "out of memory");
-		}
 		(*count)++;
 	}
 	if (rc == CD_OK && r != SQLITE_DONE)
@@ -712,7 +708,7 @@ static cd_rc rebuild_block(struct store *s, const char *repo, const char *name, 
                            cd_err *err)
 {
 	size_t count;
-	cd_rc rc = render_block(s, repo, name, s->block_json, &count, err);
+	cd_rc rc = render_block(s, repo, name, true, s->block_json, &count, err);
 	if (rc != CD_OK)
 		return rc;
 	sqlite3_stmt *st = stmt(s, count ? ST_BLOCK_PUT : ST_BLOCK_DEL, err);
@@ -1340,7 +1336,8 @@ cd_rc store_each_block_since(struct store *s, const char *repo, enum store_forma
 		if (name == NULL)
 			name = "";
 		if (gen > since && stale) {
-			if ((rc = render_block(s, repo, name, fmt == STORE_JSON, &count, err)) != CD_OK)
+			if ((rc = render_block(s, repo, name, fmt == STORE_YAML, fmt == STORE_JSON,
+			                       &count, err)) != CD_OK)
 				break;
 			const struct buf *b = fmt == STORE_JSON ? &s->json : &s->yaml;
 			text = b->data ? b->data : "";
@@ -1363,7 +1360,7 @@ cd_rc store_each_block_since(struct store *s, const char *repo, enum store_forma
 			}
 			if (rr == SQLITE_ROW && len == 0 && fmt == STORE_JSON) {
 				sqlite3_reset(row);
-				if ((rc = render_block(s, repo, name, true, &count, err)) != CD_OK)
+				if ((rc = render_block(s, repo, name, false, true, &count, err)) != CD_OK)
 					break;
 				text = s->json.data ? s->json.data : "";
 				len = s->json.len;
