@@ -157,23 +157,37 @@ TEST(auth_htpasswd_bcrypt_and_sha512)
 	free(yes);
 }
 
-TEST(auth_cache_hit_still_rejects_a_different_password)
+/* An htpasswd file (*file, malloc'd) with one bcrypt user alice:right,
+ * opened; close_alice releases both. */
+static struct auth *open_alice(char **file)
 {
 	char *bc = make_hash("$2y$", 4, "right");
 	char text[512];
 	snprintf(text, sizeof text, "alice:%s\n", bc ? bc : "");
-	char *file = temp_file(text);
+	free(bc);
+	*file = temp_file(text);
 	struct auth *a = NULL;
 	cd_err err;
-	CHECK(auth_open(NULL, NULL, file, &a, &err) == CD_OK);
+	CHECK(auth_open(NULL, NULL, *file, &a, &err) == CD_OK);
+	return a;
+}
+
+static void close_alice(struct auth *a, char *file)
+{
+	auth_close(a);
+	unlink(file);
+	free(file);
+}
+
+TEST(auth_cache_hit_still_rejects_a_different_password)
+{
+	char *file;
+	struct auth *a = open_alice(&file);
 	CHECK(auth_check(a, basic("alice:right")) == CD_OK);
 	CHECK(auth_check(a, basic("alice:right")) == CD_OK);
 	CHECK(auth_check(a, basic("alice:wrong")) == CD_EAUTH);
 	CHECK(auth_check(a, basic("alice:right")) == CD_OK);
-	auth_close(a);
-	unlink(file);
-	free(file);
-	free(bc);
+	close_alice(a, file);
 }
 
 static int64_t fake_now = 1000;
@@ -187,13 +201,8 @@ static int64_t fake_clock(void)
  * after a minute unused, and after 15 minutes whatever the use. */
 TEST(auth_cache_lives_while_used_and_at_most_15_minutes)
 {
-	char *bc = make_hash("$2y$", 4, "right");
-	char text[512];
-	snprintf(text, sizeof text, "alice:%s\n", bc ? bc : "");
-	char *file = temp_file(text);
-	struct auth *a = NULL;
-	cd_err err;
-	CHECK(auth_open(NULL, NULL, file, &a, &err) == CD_OK);
+	char *file;
+	struct auth *a = open_alice(&file);
 	auth_set_clock(a, fake_clock);
 	fake_now = 1000;
 	CHECK(auth_check(a, basic("alice:right")) == CD_OK);
@@ -219,10 +228,7 @@ TEST(auth_cache_lives_while_used_and_at_most_15_minutes)
 	CHECK(auth_check(a, basic("alice:wrong")) == CD_EAUTH);
 	CHECK(auth_check(a, basic("alice:wrong")) == CD_EAUTH);
 	CHECK(auth_hashes_computed(a) == 5);
-	auth_close(a);
-	unlink(file);
-	free(file);
-	free(bc);
+	close_alice(a, file);
 }
 
 TEST(auth_htpasswd_rejects_weak_hashes_naming_the_line)
