@@ -180,6 +180,31 @@ static void w_remove_file(struct indexer *ix, const char *repo, const char *file
 	batch_count(ix);
 }
 
+/* Whether <repo>/<file> is still as the pass saw it (with identity *seen,
+ * or absent when seen is NULL), looked at inside the write transaction,
+ * where no upload or delete can commit meanwhile.  A worker that replaced
+ * or removed the file after the pass looked also caused an event, and the
+ * pass for that event indexes what is there now.  Writing what this pass
+ * saw would bring back, until then, the bytes an upload replaced or the
+ * version a delete removed (tests/integration/51-indexer-races.sh).  Left
+ * open: an overwrite and a delete commit their row before they rename or
+ * unlink, and a pass that looks in those microseconds still writes; the
+ * rename's or unlink's own event puts that right.  False as well when no
+ * transaction can be opened. */
+static bool still_as_seen(struct indexer *ix, const char *repo, const char *file,
+                          const struct storage_stat *seen)
+{
+	struct storage_stat now;
+	if (!batch_open(ix))
+		return false;
+	bool exists = file_identity(ix->cfg->storage_root, repo, file, &now);
+	bool same = seen != NULL ? exists && same_identity(&now, seen) : !exists;
+	if (!same)
+		log_debug("index: %s%s%s changed while it was being indexed: left to its own event",
+		          repo, repo[0] ? "/" : "", file);
+	return same;
+}
+
 static void w_put_bad(struct indexer *ix, const char *repo, const char *file,
                       const struct storage_stat *st, const char *reason)
 {
@@ -517,7 +542,7 @@ static void scan_repo(struct pass *p, const char *repo, bool exists)
 		if (!check_servable_name(p, repo, name, &st, had_row))
 			continue;
 		if (!cold && store_is_known_bad(ix->s, repo, name, &st)) {
-			if (had_row)
+			if (had_row && still_as_seen(ix, repo, name, &st))
 				w_remove_file(ix, repo, name);
 			bad_seen_add(&bs, name, &st);
 			p->ps->bad++;
@@ -557,7 +582,7 @@ static void scan_repo(struct pass *p, const char *repo, bool exists)
 	size_t i = 0, removed = 0;
 	struct map_entry *e;
 	while ((e = map_next(&rows, &i)) != NULL) {
-		if (!(e->flags & ROW_SEEN) && complete) {
+		if (!(e->flags & ROW_SEEN) && complete && still_as_seen(ix, repo, e->key, NULL)) {
 			w_remove_file(ix, repo, e->key);
 			removed++;
 		}
@@ -581,9 +606,11 @@ static void check_file(struct pass *p, const char *repo, const char *file)
 	if (!reconcile_wanted_file(file))
 		return;
 	if (!file_identity(ix->cfg->storage_root, repo, file, &st)) {
-		w_remove_file(ix, repo, file);
+		if (still_as_seen(ix, repo, file, NULL)) {
+			w_remove_file(ix, repo, file);
+			p->ps->removed++; /* or was already gone from the index */
+		}
 		map_put(&ix->recheck, repo, NULL);
-		p->ps->removed++; /* or was already gone from the index */
 		return;
 	}
 	ensure_registered(ix, repo);
@@ -745,6 +772,15 @@ static void handle_result(struct pass *p, struct hash_result *r)
 	struct hash_job *job = r->job;
 	char rel[PATH_MAX];
 
+	/* A first load (a repo with no rows) writes without looking again:
+	 * one more stat per file in the serial writer, for races that the
+	 * events of the uploads in question put right a moment later. */
+	if (r->kind != HASH_ERR && !job->cold &&
+	    !still_as_seen(ix, job->repo, job->file, r->kind == HASH_GONE ? NULL : &r->st)) {
+		if (r->kind != HASH_GONE)
+			p->ps->hashed++;
+		return;
+	}
 	switch (r->kind) {
 	case HASH_OK:
 		p->ps->hashed++;

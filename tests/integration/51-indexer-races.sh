@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Read-your-writes against the indexer's own reads.  Every upload also
+# reaches the indexer as an inotify event, and the indexer reads the file
+# again.  When the upload is overwritten or deleted while the indexer holds
+# what it read, the indexer must not write that back: the worker's answer
+# (the new digest, the version gone) must hold in every read after it.
+#
+# gdb makes the interleaving certain: it stops the indexer when its hash
+# thread has read the upload (a breakpoint on digest_sha256_hex), the
+# overwrite or the delete is sent while it is stopped, reads start, and
+# only then does gdb let the indexer go.  The reads go on for 1.5 s: the
+# indexer gathers events for 0.2 s, so the event of the overwrite or the
+# delete has been handled by then.
+. "$(dirname "$0")/../lib.sh"
+. "$ROOT/tests/compat.sh"
+. "$ROOT/tests/tools/rel.sh"
+
+command -v gdb >/dev/null || { fail "gdb is installed (scripts/install-deps)"; finish; }
+
+first=$(compat_chart racy 0.1.0 "replicas: 1" a)
+second=$(compat_chart racy 0.1.0 "replicas: 1" b)
+second_digest=$(sha256 "$second")
+doomed=$(compat_chart doomed 1.0.0)
+
+start_stack ALLOW_OVERWRITE=1 || finish
+
+# watch_reads SECONDS API_URL WANT STARTED: reads API_URL and index.yaml
+# over and over for SECONDS from its first read, creating the file STARTED
+# after that read; prints one line per read that disagrees with WANT
+# ("absent", or the digest the version must have) and a summary on stderr.
+watch_reads() {
+	python3 - "$1" "$2" "$BASE/index.yaml" "$3" "$4" <<'PY'
+import json, sys, time, urllib.error, urllib.request, yaml
+secs, api, index, want, started = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+name, version = api.rstrip("/").split("/")[-2:]
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+end, reads, bad = time.time() + secs, 0, 0
+while time.time() < end:
+    status, body = get(api)
+    got = json.loads(body).get("digest") if status == 200 else "absent"
+    if got != want:
+        bad += 1
+        print("GET %s: %s (status %d)" % (api, got, status))
+    status, body = get(index)
+    es = ((yaml.safe_load(body) or {}).get("entries") or {}).get(name) or []
+    got = next((e.get("digest") for e in es if str(e.get("version")) == version), "absent")
+    if got != want:
+        bad += 1
+        print("GET index.yaml: %s %s is %s" % (name, version, got))
+    if reads == 0:
+        open(started, "w").close()
+    reads += 2
+print("%d reads, %d wrong" % (reads, bad), file=sys.stderr)
+PY
+}
+
+# held_by_gdb NAME UPLOAD API_URL WANT CMD...: attaches gdb to the indexer
+# with a breakpoint on digest_sha256_hex and uploads UPLOAD.  While the
+# indexer is stopped on the breakpoint, runs CMD (its output goes to
+# $TMP/NAME.out) and starts reading API_URL and index.yaml; after the first
+# reads, lets the indexer go.  Checks that the stop happened and that for 1.5 s every
+# read agreed with WANT (see watch_reads).
+held_by_gdb() {
+	local name=$1 upload=$2 api=$3 want=$4
+	shift 4
+	local pid gdb_pid watch_pid summary
+	pid=$(indexer_pid)
+	[ -n "$pid" ] || { fail "$name: the indexer runs"; return 1; }
+	printf '%q ' "$@" >"$TMP/$name.cmd"
+	cat >"$TMP/$name.gdb" <<EOF
+set pagination off
+set confirm off
+break digest_sha256_hex
+shell touch $TMP/$name.ready
+continue
+shell bash $TMP/$name.cmd >$TMP/$name.out.tmp; mv $TMP/$name.out.tmp $TMP/$name.out
+shell while [ ! -e $TMP/$name.reading ]; do sleep 0.01; done
+delete
+detach
+quit
+EOF
+	rm -f "$TMP/$name.ready" "$TMP/$name.out" "$TMP/$name.reading"
+	timeout 120 gdb -nx -batch -p "$pid" -x "$TMP/$name.gdb" >"$TMP/$name.gdb.out" 2>&1 &
+	gdb_pid=$!
+	if ! wait_until 60 test -e "$TMP/$name.ready"; then
+		fail "$name: gdb attaches to the indexer"
+		tail -n 20 "$TMP/$name.gdb.out" | detail
+		kill "$gdb_pid" 2>/dev/null
+		return 1
+	fi
+	check_status "$name: the upload the indexer is held on answers 201" 201 \
+		--data-binary "@$upload" "$BASE/api/charts"
+	(
+		while [ ! -e "$TMP/$name.out" ] && kill -0 "$gdb_pid" 2>/dev/null; do sleep 0.01; done
+		watch_reads 1.5 "$api" "$want" "$TMP/$name.reading" >"$TMP/$name.wrong" 2>"$TMP/$name.summary"
+	) &
+	watch_pid=$!
+	wait "$gdb_pid" || true
+	wait "$watch_pid" || true
+	if grep -q 'hit Breakpoint 1, digest_sha256_hex' "$TMP/$name.gdb.out"; then
+		pass "$name: the indexer stopped after reading the upload"
+	else
+		fail "$name: the indexer stopped after reading the upload"
+		tail -n 20 "$TMP/$name.gdb.out" | detail
+		return 1
+	fi
+	summary=$(cat "$TMP/$name.summary" 2>/dev/null || true)
+	if [ -s "$TMP/$name.summary" ] && [ ! -s "$TMP/$name.wrong" ]; then
+		pass "$name: for 1.5 s from before the indexer went on, every read agreed ($summary)"
+	else
+		fail "$name: for 1.5 s from before the indexer went on, every read agreed ($summary)"
+		head -n 10 "$TMP/$name.wrong" | detail
+	fi
+}
+
+# 1. An overwrite lands while the indexer holds the bytes it replaces.
+if held_by_gdb overwrite "$first" "$BASE/api/charts/racy/0.1.0" "$second_digest" \
+	curl -s -o /dev/null -w '%{http_code}' --max-time 60 --data-binary "@$second" "$BASE/api/charts"; then
+	check "overwrite: sent while the indexer was stopped, it answered 201" \
+		test "$(cat "$TMP/overwrite.out")" = 201
+	check "overwrite: the stored file is the new one" cmp -s "$second" "$STORAGE/racy-0.1.0.tgz"
+fi
+
+# 2. A delete lands while the indexer holds the bytes it removes.
+if held_by_gdb delete "$doomed" "$BASE/api/charts/doomed/1.0.0" absent \
+	curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X DELETE "$BASE/api/charts/doomed/1.0.0"; then
+	check "delete: sent while the indexer was stopped, it answered 200" \
+		test "$(cat "$TMP/delete.out")" = 200
+	check "delete: the file is gone" test ! -e "$STORAGE/doomed-1.0.0.tgz"
+fi
+
+check_index_equals_storage "in the end the index equals storage"
+no_errors() { ! stack_logs | grep -qE '^error '; }
+if no_errors; then
+	pass "the servers logged no error"
+else
+	fail "the servers logged no error"
+	stack_logs | grep -E '^error ' | detail
+fi
+finish
