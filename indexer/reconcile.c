@@ -125,7 +125,19 @@ static bool batch_open(struct indexer *ix)
 	ix->in_txn = true;
 	ix->batch_n = 0;
 	ix->batch_t0 = now_s();
+	/* Others commit only between this connection's batches. */
+	int64_t v = -1;
+	if (store_data_version(ix->s, &v, &err) != CD_OK || v != ix->data_version)
+		ix->others_wrote = true;
+	ix->data_version = v;
 	return true;
+}
+
+/* At the start of a pass: nobody else has written yet, as far as it knows. */
+static void watch_others_from_now(struct indexer *ix)
+{
+	cd_err err = { "" };
+	ix->others_wrote = store_data_version(ix->s, &ix->data_version, &err) != CD_OK;
 }
 
 static void batch_commit(struct indexer *ix)
@@ -766,17 +778,27 @@ static bool just_written(const struct storage_stat *st)
 	return age > -RETRY_SETTLE_S * 1000000000LL && age < RETRY_SETTLE_S * 1000000000LL;
 }
 
+/* Whether a hash result may be written (see still_as_seen).  Not looked
+ * at again: the results of a first load (a repo with no rows) while no
+ * one else has written since the pass began, which would cost a cold index
+ * one more stat per file in its serial writer for nothing. */
+static bool result_current(struct indexer *ix, const struct hash_result *r)
+{
+	if (!batch_open(ix))
+		return false;
+	if (r->job->cold && !ix->others_wrote)
+		return true;
+	return still_as_seen(ix, r->job->repo, r->job->file,
+	                     r->kind == HASH_GONE ? NULL : &r->st);
+}
+
 static void handle_result(struct pass *p, struct hash_result *r)
 {
 	struct indexer *ix = p->ix;
 	struct hash_job *job = r->job;
 	char rel[PATH_MAX];
 
-	/* A first load (a repo with no rows) writes without looking again:
-	 * one more stat per file in the serial writer, for races that the
-	 * events of the uploads in question put right a moment later. */
-	if (r->kind != HASH_ERR && !job->cold &&
-	    !still_as_seen(ix, job->repo, job->file, r->kind == HASH_GONE ? NULL : &r->st)) {
+	if (r->kind != HASH_ERR && !result_current(ix, r)) {
 		if (r->kind != HASH_GONE)
 			p->ps->hashed++;
 		return;
@@ -965,6 +987,9 @@ static void run_jobs(struct pass *p)
 	struct indexer *ix = p->ix;
 	if (p->njobs == 0)
 		return;
+	/* What the scan wrote (a repo registered, rows of files gone) is
+	 * committed first: uploads need not wait for the first results. */
+	batch_commit(ix);
 	/* In name order a chart's versions land in the same batch, so the
 	 * store rebuilds each name's block once, not once per batch. */
 	qsort(p->jobs, p->njobs, sizeof *p->jobs, job_order);
@@ -1068,6 +1093,7 @@ cd_rc reconcile_full(struct indexer *ix, struct pass_stats *ps)
 
 	memset(ps, 0, sizeof *ps);
 	ix->failed = false;
+	watch_others_from_now(ix);
 	if (ix->w)
 		watch_begin_pass(ix->w);
 	reconcile_walk(ix, "", 0, &found);
@@ -1107,6 +1133,7 @@ cd_rc reconcile_some(struct indexer *ix, const struct map *dirs, const struct ma
 
 	memset(ps, 0, sizeof *ps);
 	ix->failed = false;
+	watch_others_from_now(ix);
 	while ((e = map_next(dirs, &i)) != NULL && !*ix->stop) {
 		scan_repo(&p, e->key, true);
 		ps->repos++;

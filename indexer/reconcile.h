@@ -40,6 +40,12 @@ struct indexer {
 	double batch_t0;
 	bool failed;                /* a store error: retry the pass later */
 
+	/* The store's data_version as of the pass's start or its last batch,
+	 * and whether another connection (a worker) has committed since the
+	 * pass began: a first load then checks what it writes as well. */
+	int64_t data_version;
+	bool others_wrote;
+
 	/* During a bulk load without syncs: the db file, whose writeback each
 	 * commit starts (see reconcile.c). */
 	bool bulk_db_open;

@@ -1083,6 +1083,20 @@ cd_rc store_generation(struct store *s, const char *repo, int64_t *gen, cd_err *
 	return CD_OK;
 }
 
+cd_rc store_data_version(struct store *s, int64_t *version, cd_err *err)
+{
+	sqlite3_stmt *st;
+	int r = sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL);
+	if (r != SQLITE_OK)
+		return db_fail(s, r, err, "read the data version");
+	r = sqlite3_step(st);
+	*version = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (r != SQLITE_ROW)
+		return db_fail(s, r, err, "read the data version");
+	return CD_OK;
+}
+
 cd_rc store_count(struct store *s, const char *repo, int64_t *names, int64_t *versions,
                   cd_err *err)
 {

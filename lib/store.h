@@ -115,6 +115,11 @@ cd_rc store_get(struct store *s, const char *repo, const char *name,
  * keep growing even across a recreated database. */
 cd_rc store_generation(struct store *s, const char *repo, int64_t *gen, cd_err *err);
 
+/* SQLite's PRAGMA data_version into *version: it changes when another
+ * connection (a worker, say) has committed since this connection last
+ * asked, never for this connection's own commits. */
+cd_rc store_data_version(struct store *s, int64_t *version, cd_err *err);
+
 /* The number of chart names and of versions in repo (0 and 0 when none). */
 cd_rc store_count(struct store *s, const char *repo, int64_t *names, int64_t *versions,
                   cd_err *err);

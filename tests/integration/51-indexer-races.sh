@@ -5,8 +5,11 @@
 # what it read, the indexer must not write that back: the worker's answer
 # (the new digest, the version gone) must hold in every read after it.
 #
+# The same holds for a repo directory moved into storage, which the indexer
+# loads as a first load (no rows): an upload into it while that load runs.
+#
 # gdb makes the interleaving certain: it stops the indexer when its hash
-# thread has read the upload (a breakpoint on digest_sha256_hex), the
+# thread has read the file (a breakpoint on digest_sha256_hex), the
 # overwrite or the delete is sent while it is stopped, reads start, and
 # only then does gdb let the indexer go.  The reads go on for 1.5 s: the
 # indexer gathers events for 0.2 s, so the event of the overwrite or the
@@ -18,18 +21,21 @@
 command -v gdb >/dev/null || { fail "gdb is installed (scripts/install-deps)"; finish; }
 
 first=$(compat_chart racy 0.1.0 "replicas: 1" a)
+cold_first=$(compat_chart coldy 0.1.0 "replicas: 1" a)
+cold_second=$(compat_chart coldy 0.1.0 "replicas: 1" b)
+cold_second_digest=$(sha256 "$cold_second")
 second=$(compat_chart racy 0.1.0 "replicas: 1" b)
 second_digest=$(sha256 "$second")
 doomed=$(compat_chart doomed 1.0.0)
 
 start_stack ALLOW_OVERWRITE=1 || finish
 
-# watch_reads SECONDS API_URL WANT STARTED: reads API_URL and index.yaml
+# watch_reads SECONDS API_URL WANT STARTED: reads API_URL and $INDEX_URL
 # over and over for SECONDS from its first read, creating the file STARTED
 # after that read; prints one line per read that disagrees with WANT
 # ("absent", or the digest the version must have) and a summary on stderr.
 watch_reads() {
-	python3 - "$1" "$2" "$BASE/index.yaml" "$3" "$4" <<'PY'
+	python3 - "$1" "$2" "$INDEX_URL" "$3" "$4" <<'PY'
 import json, sys, time, urllib.error, urllib.request, yaml
 secs, api, index, want, started = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 name, version = api.rstrip("/").split("/")[-2:]
@@ -42,13 +48,16 @@ def get(url):
 end, reads, bad = time.time() + secs, 0, 0
 while time.time() < end:
     status, body = get(api)
-    got = json.loads(body).get("digest") if status == 200 else "absent"
+    got = json.loads(body).get("digest") if status == 200 else "absent" if status == 404 else "status %d" % status
     if got != want:
         bad += 1
         print("GET %s: %s (status %d)" % (api, got, status))
     status, body = get(index)
-    es = ((yaml.safe_load(body) or {}).get("entries") or {}).get(name) or []
-    got = next((e.get("digest") for e in es if str(e.get("version")) == version), "absent")
+    if status == 200:
+        es = ((yaml.safe_load(body) or {}).get("entries") or {}).get(name) or []
+        got = next((e.get("digest") for e in es if str(e.get("version")) == version), "absent")
+    else:
+        got = "status %d" % status
     if got != want:
         bad += 1
         print("GET index.yaml: %s %s is %s" % (name, version, got))
@@ -59,14 +68,15 @@ print("%d reads, %d wrong" % (reads, bad), file=sys.stderr)
 PY
 }
 
-# held_by_gdb NAME UPLOAD API_URL WANT CMD...: attaches gdb to the indexer
-# with a breakpoint on digest_sha256_hex and uploads UPLOAD.  While the
+# held_by_gdb NAME TRIGGER API_URL WANT CMD...: attaches gdb to the indexer
+# with a breakpoint on digest_sha256_hex and runs TRIGGER (a function that
+# gives the indexer a file to read, checking that it did).  While the
 # indexer is stopped on the breakpoint, runs CMD (its output goes to
 # $TMP/NAME.out) and starts reading API_URL and index.yaml; after the first
 # reads, lets the indexer go.  Checks that the stop happened and that for 1.5 s every
 # read agreed with WANT (see watch_reads).
 held_by_gdb() {
-	local name=$1 upload=$2 api=$3 want=$4
+	local name=$1 trigger=$2 api=$3 want=$4
 	shift 4
 	local pid gdb_pid watch_pid summary
 	pid=$(indexer_pid)
@@ -93,8 +103,7 @@ EOF
 		kill "$gdb_pid" 2>/dev/null
 		return 1
 	fi
-	check_status "$name: the upload the indexer is held on answers 201" 201 \
-		--data-binary "@$upload" "$BASE/api/charts"
+	"$trigger" "$name"
 	(
 		while [ ! -e "$TMP/$name.out" ] && kill -0 "$gdb_pid" 2>/dev/null; do sleep 0.01; done
 		watch_reads 1.5 "$api" "$want" "$TMP/$name.reading" >"$TMP/$name.wrong" 2>"$TMP/$name.summary"
@@ -118,8 +127,18 @@ EOF
 	fi
 }
 
+upload_first() {
+	check_status "$1: the upload the indexer is held on answers 201" 201 \
+		--data-binary "@$first" "$BASE/api/charts"
+}
+upload_doomed() {
+	check_status "$1: the upload the indexer is held on answers 201" 201 \
+		--data-binary "@$doomed" "$BASE/api/charts"
+}
+INDEX_URL=$BASE/index.yaml
+
 # 1. An overwrite lands while the indexer holds the bytes it replaces.
-if held_by_gdb overwrite "$first" "$BASE/api/charts/racy/0.1.0" "$second_digest" \
+if held_by_gdb overwrite upload_first "$BASE/api/charts/racy/0.1.0" "$second_digest" \
 	curl -s -o /dev/null -w '%{http_code}' --max-time 60 --data-binary "@$second" "$BASE/api/charts"; then
 	check "overwrite: sent while the indexer was stopped, it answered 201" \
 		test "$(cat "$TMP/overwrite.out")" = 201
@@ -127,7 +146,7 @@ if held_by_gdb overwrite "$first" "$BASE/api/charts/racy/0.1.0" "$second_digest"
 fi
 
 # 2. A delete lands while the indexer holds the bytes it removes.
-if held_by_gdb delete "$doomed" "$BASE/api/charts/doomed/1.0.0" absent \
+if held_by_gdb delete upload_doomed "$BASE/api/charts/doomed/1.0.0" absent \
 	curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X DELETE "$BASE/api/charts/doomed/1.0.0"; then
 	check "delete: sent while the indexer was stopped, it answered 200" \
 		test "$(cat "$TMP/delete.out")" = 200
@@ -135,6 +154,23 @@ if held_by_gdb delete "$doomed" "$BASE/api/charts/doomed/1.0.0" absent \
 fi
 
 check_index_equals_storage "in the end the index equals storage"
+
+# 3. A repo directory moved into storage (DEPTH=1) is a first load; an
+# overwrite lands while the indexer holds the bytes it replaces.
+start_stack DEPTH=1 ALLOW_OVERWRITE=1 || finish
+move_in_repo() {
+	mkdir -p "$TMP/newteam"
+	cp "$cold_first" "$TMP/newteam/"
+	mv "$TMP/newteam" "$STORAGE/newteam"
+	pass "$1: a repo directory with one chart is moved into storage"
+}
+INDEX_URL=$BASE/newteam/index.yaml
+if held_by_gdb first-load move_in_repo "$BASE/api/newteam/charts/coldy/0.1.0" "$cold_second_digest" \
+	curl -s -o /dev/null -w '%{http_code}' --max-time 60 --data-binary "@$cold_second" "$BASE/api/newteam/charts"; then
+	check "first-load: sent while the indexer was stopped, it answered 201" \
+		test "$(cat "$TMP/first-load.out")" = 201
+	check "first-load: the stored file is the new one" cmp -s "$cold_second" "$STORAGE/newteam/coldy-0.1.0.tgz"
+fi
 no_errors() { ! stack_logs | grep -qE '^error '; }
 if no_errors; then
 	pass "the servers logged no error"

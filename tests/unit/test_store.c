@@ -428,6 +428,32 @@ TEST(store_reopen_keeps_data_and_generation)
 	teardown(&f);
 }
 
+TEST(store_data_version_moves_for_other_connections_commits_only)
+{
+	struct fixture f;
+	struct store *other;
+	cd_err err;
+	int64_t v0, v1, v2, v3;
+	setup(&f);
+	CHECK(store_open(f.db, &other, &err) == CD_OK);
+	CHECK(store_data_version(f.s, &v0, &err) == CD_OK);
+	/* Its own commits, a batch included, leave it as it was. */
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(store_begin(f.s, &err) == CD_OK);
+	CHECK(put(f.s, "", "b", "1.0.0") == CD_OK);
+	CHECK(store_commit(f.s, &err) == CD_OK);
+	CHECK(store_data_version(f.s, &v1, &err) == CD_OK);
+	CHECK(v1 == v0);
+	/* Another connection's commit moves it, once. */
+	CHECK(put(other, "", "c", "1.0.0") == CD_OK);
+	CHECK(store_data_version(f.s, &v2, &err) == CD_OK);
+	CHECK(v2 != v1);
+	CHECK(store_data_version(f.s, &v3, &err) == CD_OK);
+	CHECK(v3 == v2);
+	store_close(other);
+	teardown(&f);
+}
+
 TEST(store_two_connections_see_each_others_writes)
 {
 	struct fixture f;
