@@ -798,18 +798,15 @@ static void handle_result(struct pass *p, struct hash_result *r)
 	struct hash_job *job = r->job;
 	char rel[PATH_MAX];
 
-	if (r->kind != HASH_ERR && !result_current(ix, r)) {
-		if (r->kind != HASH_GONE)
-			p->ps->hashed++;
+	if (r->kind != HASH_GONE)
+		p->ps->hashed++; /* read, whatever becomes of it */
+	if (r->kind != HASH_ERR && !result_current(ix, r))
 		return;
-	}
 	switch (r->kind) {
 	case HASH_OK:
-		p->ps->hashed++;
 		handle_chart(p, r);
 		break;
 	case HASH_BAD:
-		p->ps->hashed++;
 		if (!job->whole && just_written(&r->st)) {
 			/* An event can come while the file is still being
 			 * written (IN_CREATE): not reported before it settles. */
@@ -837,7 +834,6 @@ static void handle_result(struct pass *p, struct hash_result *r)
 		}
 		break;
 	case HASH_ERR:
-		p->ps->hashed++;
 		/* Not recorded: tried again on the next pass. */
 		log_warn("cannot index chart file %s: %s",
 		         rel_name(rel, sizeof rel, job->repo, job->file), r->reason);
