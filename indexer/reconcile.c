@@ -134,7 +134,7 @@ static bool batch_open(struct indexer *ix)
 }
 
 /* At the start of a pass: nobody else has written yet, as far as it knows. */
-static void watch_others_from_now(struct indexer *ix)
+static void track_others_from_now(struct indexer *ix)
 {
 	cd_err err = { "" };
 	ix->others_wrote = store_data_version(ix->s, &ix->data_version, &err) != CD_OK;
@@ -1089,7 +1089,7 @@ cd_rc reconcile_full(struct indexer *ix, struct pass_stats *ps)
 
 	memset(ps, 0, sizeof *ps);
 	ix->failed = false;
-	watch_others_from_now(ix);
+	track_others_from_now(ix);
 	if (ix->w)
 		watch_begin_pass(ix->w);
 	reconcile_walk(ix, "", 0, &found);
@@ -1129,7 +1129,7 @@ cd_rc reconcile_some(struct indexer *ix, const struct map *dirs, const struct ma
 
 	memset(ps, 0, sizeof *ps);
 	ix->failed = false;
-	watch_others_from_now(ix);
+	track_others_from_now(ix);
 	while ((e = map_next(dirs, &i)) != NULL && !*ix->stop) {
 		scan_repo(&p, e->key, true);
 		ps->repos++;
