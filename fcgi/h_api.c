@@ -377,8 +377,53 @@ cd_rc h_api_values(struct req *r, cd_err *err)
 	return CD_OK;
 }
 
-/* Removes the archive and its .prov, then the row.  The file name comes
- * from the index when it knows the version, else from name and version. */
+/* Deletes an indexed version: the row, then its archive and .prov set
+ * aside, then the commit, in one write transaction of the index.  A
+ * refused commit (507 on a full state disk) puts the files back, so
+ * nothing changes; and no other writer (the indexer) can see the files
+ * beside the committed removal and index them again.  CD_ENOTFOUND when
+ * the row is gone (nothing changed). */
+static cd_rc delete_indexed(struct req *r, const char *name, const char *version,
+                            const char *file, cd_err *err)
+{
+	const char *root = r->cfg->storage_root;
+	struct storage_staged aside[2] = { { .fd = -1, .dirfd = -1 }, { .fd = -1, .dirfd = -1 } };
+	const char *files[2] = { file, req_printf(r, "%s.prov", file) };
+	if (files[1] == NULL)
+		return cd_fail(err, CD_ENOMEM, "out of memory");
+	cd_rc rc = store_begin(r->app->store, err);
+	if (rc != CD_OK)
+		return rc;
+	rc = store_remove(r->app->store, r->repo, name, version, r->cfg->chart_url, err);
+	for (int i = 0; i < 2 && rc == CD_OK && storage_filename_valid(files[i]); i++) {
+		rc = storage_set_aside(root, r->repo, files[i], &aside[i], err);
+		if (rc == CD_ENOTFOUND)
+			rc = CD_OK;
+	}
+	bool committing = rc == CD_OK;
+	if (committing)
+		rc = store_commit(r->app->store, err);
+	if (rc != CD_OK) {
+		store_rollback(r->app->store);
+		cd_rc back = CD_OK;
+		for (int i = 0; i < 2; i++) {
+			cd_rc one = storage_put_back(&aside[i], files[i], NULL);
+			back = back == CD_OK ? one : back;
+		}
+		if (committing)
+			log_warn("delete of %s%s%s not committed (%s): %s", r->repo,
+			         r->repo[0] ? "/" : "", file, err->msg,
+			         back == CD_OK ? "its files are back" : "its files could not be put back");
+	}
+	for (int i = 0; i < 2; i++)
+		storage_discard(&aside[i]);
+	return rc;
+}
+
+/* Removes the archive and its .prov with the row (delete_indexed), or
+ * the files alone when the index does not know the version.  The file
+ * name comes from the index when it knows the version, else from name and
+ * version. */
 cd_rc h_api_delete(struct req *r, cd_err *err)
 {
 	const char *root = r->cfg->storage_root;
@@ -398,13 +443,14 @@ cd_rc h_api_delete(struct req *r, cd_err *err)
 	if (file == NULL)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
 
-	/* The row goes first: when the db refuses (507 on a full state disk)
-	 * nothing has changed, and when the files cannot be removed after it
-	 * the indexer puts the row back from storage, the source of truth. */
 	if (in_index) {
-		rc = store_remove(r->app->store, r->repo, name, version, r->cfg->chart_url, err);
-		if (rc != CD_OK && rc != CD_ENOTFOUND)
+		rc = delete_indexed(r, name, version, file, err);
+		if (rc != CD_ENOTFOUND) {
+			if (rc == CD_OK)
+				respond_json(r, 200, json_pack("{s:b}", "deleted", 1));
 			return rc;
+		}
+		/* The row went meanwhile: whatever files are left go below. */
 	}
 	bool removed = false;
 	if (storage_filename_valid(file)) {

@@ -229,8 +229,11 @@ static void prune_versions(struct req *r, const char *name)
 
 /* Stores the archive and its row.  Create-only: publish first (link(2)
  * decides between racing uploads), then the row; a refused row takes the
- * file back.  Overwrite: the row first, then the rename, so a refused row
- * (507 on a full state disk) leaves the old file and row as they were. */
+ * file back.  Overwrite: the row, then the file, then the commit, all in
+ * one write transaction of the index.  A refused commit (507 on a full
+ * state disk) puts the old file back, so nothing changes; and no other
+ * writer (the indexer) can look at the old file beside the committed row
+ * and write its digest back. */
 static cd_rc save_chart(struct req *r, struct upload *u, bool overwrite, cd_err *err)
 {
 	const struct cd_config *cfg = r->cfg;
@@ -255,11 +258,23 @@ static cd_rc save_chart(struct req *r, struct upload *u, bool overwrite, cd_err 
 		.meta = u->ci.meta,
 	};
 	memcpy(c.digest, u->digest, sizeof c.digest);
-	rc = store_put(r->app->store, &c, cfg->chart_url, err);
-	if (rc != CD_OK && !overwrite)
-		(void)storage_remove(cfg->storage_root, r->repo, u->chart_file, NULL);
-	if (rc == CD_OK && overwrite)
-		rc = storage_publish(&staged, u->chart_file, true, err);
+	if (!overwrite) {
+		rc = store_put(r->app->store, &c, cfg->chart_url, err);
+		if (rc != CD_OK)
+			(void)storage_remove(cfg->storage_root, r->repo, u->chart_file, NULL);
+	} else if ((rc = store_begin(r->app->store, err)) == CD_OK) {
+		rc = store_put(r->app->store, &c, cfg->chart_url, err);
+		if (rc == CD_OK)
+			rc = storage_replace(&staged, u->chart_file, err);
+		if (rc == CD_OK && (rc = store_commit(r->app->store, err)) != CD_OK) {
+			cd_rc back = storage_unpublish(&staged, u->chart_file, NULL);
+			log_warn("overwrite of %s%s%s not committed (%s): %s", r->repo,
+			         r->repo[0] ? "/" : "", u->chart_file, err->msg,
+			         back == CD_OK ? "the old file is back" : "the new file stays");
+		}
+		if (rc != CD_OK)
+			store_rollback(r->app->store);
+	}
 	storage_discard(&staged);
 	return rc;
 }

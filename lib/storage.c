@@ -341,6 +341,129 @@ void storage_discard(struct storage_staged *s)
 	s->tmp[0] = '\0';
 }
 
+cd_rc storage_replace(struct storage_staged *s, const char *file, cd_err *err)
+{
+	int r = s->tmp[0] == '\0' ? name_staged(s) : 0;
+	/* Twice: a file may appear or vanish between the two renames. */
+	for (int tries = 0; r == 0 && tries < 2; tries++) {
+		if (renameat2(s->dirfd, s->tmp, s->dirfd, file, RENAME_EXCHANGE) == 0) {
+			s->replaced = STAGED_KEPT_OLD; /* tmp now names the old file */
+			break;
+		}
+		if (errno == ENOENT) { /* nothing to replace: create */
+			if (renameat2(s->dirfd, s->tmp, s->dirfd, file, RENAME_NOREPLACE) == 0) {
+				s->tmp[0] = '\0';
+				s->replaced = STAGED_CREATED;
+				break;
+			}
+			if (errno == EEXIST)
+				continue;
+		}
+		if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) {
+			r = -1;
+			break;
+		}
+		/* A file system without RENAME_EXCHANGE or RENAME_NOREPLACE. */
+		r = renameat(s->dirfd, s->tmp, s->dirfd, file);
+		if (r == 0) {
+			s->tmp[0] = '\0';
+			s->replaced = STAGED_REPLACED;
+		}
+		break;
+	}
+	if (r != 0)
+		return fs_fail(err, errno, "publish the file");
+	if (fsync(s->dirfd) != 0) {
+		cd_rc rc = fs_fail(err, errno, "sync the repository directory");
+		(void)storage_unpublish(s, file, NULL);
+		return rc;
+	}
+	return CD_OK;
+}
+
+cd_rc storage_unpublish(struct storage_staged *s, const char *file, cd_err *err)
+{
+	struct stat sb;
+	int r = 0;
+	switch (s->replaced) {
+	case STAGED_UNPUBLISHED:
+		return CD_OK;
+	case STAGED_KEPT_OLD: /* tmp names the staged file again afterwards */
+		r = renameat2(s->dirfd, s->tmp, s->dirfd, file, RENAME_EXCHANGE);
+		break;
+	case STAGED_CREATED: /* only if the name still holds our file */
+		if (fstatat(s->dirfd, file, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (uint64_t)sb.st_ino == s->st.ino)
+			r = unlinkat(s->dirfd, file, 0);
+		break;
+	case STAGED_REPLACED:
+		log_error("storage: %s stays replaced: this file system cannot exchange names",
+		          file);
+		return cd_fail(err, CD_EIO, "the replaced file cannot be restored");
+	}
+	s->replaced = STAGED_UNPUBLISHED;
+	if (r != 0)
+		return fs_fail(err, errno, "restore the replaced file");
+	if (fsync(s->dirfd) != 0)
+		return fs_fail(err, errno, "sync the repository directory");
+	return CD_OK;
+}
+
+cd_rc storage_set_aside(const char *root, const char *repo, const char *file,
+                        struct storage_staged *out, cd_err *err)
+{
+	memset(out, 0, sizeof *out);
+	out->fd = out->dirfd = -1;
+	cd_rc rc = check_names(repo, file, err);
+	if (rc != CD_OK)
+		return rc;
+	if ((out->dirfd = open_repo_dir(root, repo, false)) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+			return cd_fail(err, CD_ENOTFOUND, "file not found");
+		return fs_fail(err, errno, "open the repository directory");
+	}
+	int r = -1;
+	for (int tries = 0; tries < 8; tries++) {
+		tmp_name(out->tmp);
+		r = renameat2(out->dirfd, file, out->dirfd, out->tmp, RENAME_NOREPLACE);
+		if (r == 0 || errno != EEXIST)
+			break;
+	}
+	if (r != 0 && (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP))
+		r = renameat(out->dirfd, file, out->dirfd, out->tmp); /* random name */
+	if (r != 0) {
+		int e = errno;
+		out->tmp[0] = '\0';
+		storage_discard(out);
+		if (e == ENOENT)
+			return cd_fail(err, CD_ENOTFOUND, "file not found");
+		return fs_fail(err, e, "remove the file");
+	}
+	if (fsync(out->dirfd) != 0) {
+		rc = fs_fail(err, errno, "sync the repository directory");
+		(void)storage_put_back(out, file, NULL);
+		storage_discard(out);
+	}
+	return rc;
+}
+
+cd_rc storage_put_back(struct storage_staged *s, const char *file, cd_err *err)
+{
+	if (s->dirfd < 0 || s->tmp[0] == '\0')
+		return CD_OK;
+	if (renameat2(s->dirfd, s->tmp, s->dirfd, file, RENAME_NOREPLACE) != 0) {
+		if (errno == EEXIST) /* a newer file has the name: it stays */
+			return CD_OK;
+		if ((errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) ||
+		    renameat(s->dirfd, s->tmp, s->dirfd, file) != 0)
+			return fs_fail(err, errno, "restore the removed file");
+	}
+	s->tmp[0] = '\0';
+	if (fsync(s->dirfd) != 0)
+		return fs_fail(err, errno, "sync the repository directory");
+	return CD_OK;
+}
+
 cd_rc storage_write(const char *root, const char *repo, const char *file,
                     const void *data, size_t len, bool overwrite,
                     struct storage_stat *st, cd_err *err)

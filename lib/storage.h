@@ -54,6 +54,12 @@ struct storage_staged {
 	const void *data;        /* borrowed: rewritten where O_TMPFILE can't be linked */
 	size_t len;
 	struct storage_stat st;  /* identity of the staged (= final) file */
+	enum {
+		STAGED_UNPUBLISHED,
+		STAGED_KEPT_OLD,     /* storage_replace swapped: tmp names the old file */
+		STAGED_CREATED,      /* storage_replace found no file to replace */
+		STAGED_REPLACED,     /* replaced where nothing could be kept */
+	} replaced;
 };
 
 /* Writes data to a new file in <root>/<repo> (created as needed) without
@@ -66,8 +72,36 @@ cd_rc storage_stage(const char *root, const char *repo, const char *file,
  * present, nothing changed) or replacing; then fsyncs the directory. */
 cd_rc storage_publish(struct storage_staged *s, const char *file, bool overwrite, cd_err *err);
 
-/* Releases a staged file; one never published is removed. */
+/* Releases a staged file; one never published is removed, and so is the
+ * old file storage_replace kept (or the staged one storage_unpublish took
+ * back). */
 void storage_discard(struct storage_staged *s);
+
+/* An overwrite that can be undone until its index row commits: makes the
+ * staged file visible as file and keeps the file it replaced, unlinked but
+ * whole, under the staged temp name (renameat2 RENAME_EXCHANGE: readers
+ * see the old bytes or the new, never no file); then fsyncs the directory.
+ * A caller holding the index's write transaction across this call and its
+ * commit leaves no moment in which another writer of the index sees a
+ * committed row beside the file it replaced. */
+cd_rc storage_replace(struct storage_staged *s, const char *file, cd_err *err);
+
+/* Undoes storage_replace (the index refused the row): the old file is back
+ * under file, or, when there was none, the staged file is removed from
+ * file unless someone replaced it meanwhile.  Where the file system can
+ * not exchange names (STAGED_REPLACED) the new file stays: CD_EIO. */
+cd_rc storage_unpublish(struct storage_staged *s, const char *file, cd_err *err);
+
+/* A delete that can be undone until its index row commits: renames
+ * <root>/<repo>/<file> to a temp name in its directory and fsyncs it.
+ * CD_ENOTFOUND when absent.  storage_put_back restores it; storage_discard
+ * deletes it for good. */
+cd_rc storage_set_aside(const char *root, const char *repo, const char *file,
+                        struct storage_staged *out, cd_err *err);
+
+/* Puts a file set aside back under file, unless a new file took the name
+ * meanwhile (that one stays, and the set-aside one goes at discard). */
+cd_rc storage_put_back(struct storage_staged *s, const char *file, cd_err *err);
 
 /* Removes <root>/<repo>/<file>; CD_ENOTFOUND when absent. */
 cd_rc storage_remove(const char *root, const char *repo, const char *file, cd_err *err);

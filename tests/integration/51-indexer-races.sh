@@ -6,7 +6,9 @@
 # (the new digest, the version gone) must hold in every read after it.
 #
 # The same holds for a repo directory moved into storage, which the indexer
-# loads as a first load (no rows): an upload into it while that load runs.
+# loads as a first load (no rows): an upload into it while that load runs;
+# and for the worker's side (scenario 4): the indexer reading the old file
+# while a worker is between the row of an overwrite or delete and its file.
 #
 # gdb makes the interleaving certain: it stops the indexer when its hash
 # thread has read the file (a breakpoint on digest_sha256_hex), the
@@ -30,21 +32,31 @@ doomed=$(compat_chart doomed 1.0.0)
 
 start_stack ALLOW_OVERWRITE=1 || finish
 
-# watch_reads SECONDS API_URL WANT STARTED: reads API_URL and $INDEX_URL
-# over and over for SECONDS from its first read, creating the file STARTED
-# after that read; prints one line per read that disagrees with WANT
-# ("absent", or the digest the version must have) and a summary on stderr.
+# watch_reads SECONDS API_URL WANT STARTED [METHOD URL BODY_FILE ANSWER]:
+# reads API_URL and $INDEX_URL over and over for SECONDS from its first
+# read, creating the file STARTED after that read; prints one line per read
+# that disagrees with WANT ("absent", or the digest the version must have)
+# and a summary on stderr.  With METHOD, first sends that request (BODY_FILE
+# "" for none) and writes its status to ANSWER: the reads start the moment
+# it is answered.
 watch_reads() {
-	python3 - "$1" "$2" "$INDEX_URL" "$3" "$4" <<'PY'
+	python3 - "$1" "$2" "$INDEX_URL" "$3" "$4" "${@:5}" <<'PY'
 import json, sys, time, urllib.error, urllib.request, yaml
 secs, api, index, want, started = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 name, version = api.rstrip("/").split("/")[-2:]
-def get(url):
+def get(url, method="GET", body=None):
     try:
-        with urllib.request.urlopen(url, timeout=10) as r:
+        req = urllib.request.Request(url, data=body, method=method)
+        with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
+if len(sys.argv) > 6:
+    method, url, body_file, answer = sys.argv[6:10]
+    body = open(body_file, "rb").read() if body_file else None
+    status, _ = get(url, method, body)
+    with open(answer, "w") as f:
+        f.write(str(status))
 end, reads, bad = time.time() + secs, 0, 0
 while time.time() < end:
     status, body = get(api)
@@ -171,6 +183,83 @@ if held_by_gdb first-load move_in_repo "$BASE/api/newteam/charts/coldy/0.1.0" "$
 		test "$(cat "$TMP/first-load.out")" = 201
 	check "first-load: the stored file is the new one" cmp -s "$cold_second" "$STORAGE/newteam/coldy-0.1.0.tgz"
 fi
+# 4. The worker's side: an overwrite or a delete changes the row and the
+# file inside one write transaction.  gdb stops the only worker between
+# the two (the row written, the file not yet swapped or set aside), and the
+# old file is touched so that the indexer reads it and wants to write it
+# back meanwhile.  Once the worker goes on and answers, every read must
+# show the worker's answer: had the row been committed before the file
+# changed, the indexer's write of the old file would land in between.
+start_stack WORKERS=1 ALLOW_OVERWRITE=1 || finish
+INDEX_URL=$BASE/index.yaml
+# held_worker NAME BREAK FILE API_URL WANT METHOD URL BODY_FILE: sends the
+# request while gdb holds the worker on BREAK, touches FILE there, lets the
+# worker go after 0.8 s; checks the stop, and 1.5 s of reads against WANT
+# from the moment of the answer (its status in $TMP/NAME.out).
+held_worker() {
+	local name=$1 brk=$2 file=$3 api=$4 want=$5 method=$6 url=$7 body=$8
+	local pid gdb_pid summary
+	pid=$(fcgi_workers)
+	if [ -z "$pid" ] || [ "$(echo "$pid" | wc -l)" != 1 ]; then
+		fail "$name: one worker runs ($pid)"
+		return 1
+	fi
+	cat >"$TMP/$name.gdb" <<EOF
+set pagination off
+set confirm off
+break $brk
+shell touch $TMP/$name.ready
+continue
+shell touch $file
+shell sleep 0.8
+delete
+detach
+quit
+EOF
+	rm -f "$TMP/$name.ready" "$TMP/$name.out"
+	timeout 120 gdb -nx -batch -p "$pid" -x "$TMP/$name.gdb" >"$TMP/$name.gdb.out" 2>&1 &
+	gdb_pid=$!
+	if ! wait_until 60 test -e "$TMP/$name.ready"; then
+		fail "$name: gdb attaches to the worker"
+		tail -n 20 "$TMP/$name.gdb.out" | detail
+		kill "$gdb_pid" 2>/dev/null
+		return 1
+	fi
+	watch_reads 1.5 "$api" "$want" "$TMP/$name.reading" "$method" "$url" "$body" "$TMP/$name.out" \
+		>"$TMP/$name.wrong" 2>"$TMP/$name.summary"
+	wait "$gdb_pid" || true
+	if grep -qE "Breakpoint 1, $brk \\(" "$TMP/$name.gdb.out"; then
+		pass "$name: the worker stopped between its row and its file"
+	else
+		fail "$name: the worker stopped between its row and its file"
+		tail -n 20 "$TMP/$name.gdb.out" | detail
+		return 1
+	fi
+	summary=$(cat "$TMP/$name.summary" 2>/dev/null || true)
+	if [ -s "$TMP/$name.summary" ] && [ ! -s "$TMP/$name.wrong" ]; then
+		pass "$name: for 1.5 s after the answer, every read agreed with it ($summary)"
+	else
+		fail "$name: for 1.5 s after the answer, every read agreed with it ($summary)"
+		head -n 10 "$TMP/$name.wrong" | detail
+	fi
+}
+check_status "worker-overwrite: the first version uploads" 201 --data-binary "@$first" "$BASE/api/charts"
+check_status "worker-delete: the version to delete uploads" 201 --data-binary "@$doomed" "$BASE/api/charts"
+index_settled() { local d; d=$(index_vs_storage) && [ -z "$d" ]; }
+wait_until 15 index_settled || true
+if held_worker worker-overwrite storage_replace "$STORAGE/racy-0.1.0.tgz" \
+	"$BASE/api/charts/racy/0.1.0" "$second_digest" POST "$BASE/api/charts" "$second"; then
+	check "worker-overwrite: it answered 201" test "$(cat "$TMP/worker-overwrite.out")" = 201
+	check "worker-overwrite: the stored file is the new one" cmp -s "$second" "$STORAGE/racy-0.1.0.tgz"
+fi
+if held_worker worker-delete storage_set_aside "$STORAGE/doomed-1.0.0.tgz" \
+	"$BASE/api/charts/doomed/1.0.0" absent DELETE "$BASE/api/charts/doomed/1.0.0" ""; then
+	check "worker-delete: it answered 200" test "$(cat "$TMP/worker-delete.out")" = 200
+	check "worker-delete: the file is gone" test ! -e "$STORAGE/doomed-1.0.0.tgz"
+fi
+check "worker: no set-aside or replaced file is left" test -z "$(storage_tmp_files)"
+check_index_equals_storage "worker: in the end the index equals storage"
+
 no_errors() { ! stack_logs | grep -qE '^error '; }
 if no_errors; then
 	pass "the servers logged no error"

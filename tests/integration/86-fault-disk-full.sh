@@ -118,11 +118,15 @@ check "state full: ... and leaves no chart in storage (the client was told it fa
 check_json "state full: a delete that cannot be recorded answers 507" 507 \
 	'isinstance(j.get("error"), str)' -X DELETE "$BASE/api/charts/gone/1.0.0"
 check "state full: ... and leaves the chart in storage (the index still lists it)" test -e "$STORAGE/gone-1.0.0.tgz"
+check "state full: ... put back after the refused commit (the files were set aside in its transaction)" \
+	grep -q 'delete of gone-1.0.0.tgz not committed (.*): its files are back' "$STACK_LOG"
 check_status "state full: ... so the listed chart still downloads" 200 "$BASE/charts/gone-1.0.0.tgz"
 sized_chart keep 1.0.0 2 "$c/keep-1.0.0-other.tgz"
 check_json "state full: a forced overwrite that cannot be recorded answers 507" 507 \
 	'isinstance(j.get("error"), str)' --data-binary "@$c/keep-1.0.0-other.tgz" "$BASE/api/charts?force"
 check "state full: ... and the old bytes stay in storage" cmp -s "$c/keep-1.0.0.tgz" "$STORAGE/keep-1.0.0.tgz"
+check "state full: ... put back after the refused commit (the new file was in place in its transaction)" \
+	grep -q 'overwrite of keep-1.0.0.tgz not committed (.*): the old file is back' "$STACK_LOG"
 check "state full: ... and no temp file is left" test -z "$(storage_tmp_files)"
 check_status "state full: the index rendered before is still served" 200 "$BASE/index.yaml"
 check "state full: ... unchanged" cmp -s "$LAST_BODY" "$TMP/index.before"

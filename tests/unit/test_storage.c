@@ -93,6 +93,13 @@ static int count_entries(const char *dir)
 	return n;
 }
 
+static int count_entries_in(const char *root, const char *sub)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", root, sub);
+	return count_entries(path);
+}
+
 TEST(storage_staged_file_is_invisible_until_published_and_gone_when_discarded)
 {
 	char *root = make_root();
@@ -137,6 +144,94 @@ TEST(storage_publish_create_only_refuses_an_existing_file_and_overwrite_replaces
 	CHECK_STR(slurp(root, "a-1.0.0.tgz"), "two!");
 	CHECK(storage_exists(root, "", "a-1.0.0.tgz", &st) && st.ino == s.st.ino);
 	CHECK(count_entries(root) == 1);
+	rm_tree(root);
+}
+
+TEST(storage_replace_keeps_the_old_file_until_discard_and_unpublish_restores_it)
+{
+	char *root = make_root();
+	cd_err err;
+	struct storage_staged s;
+	struct storage_stat old, st;
+	CHECK(storage_write(root, "r", "a-1.0.0.tgz", "one", 3, false, &old, &err) == CD_OK);
+	CHECK(storage_stage(root, "r", "a-1.0.0.tgz", "two!", 4, &s, &err) == CD_OK);
+	CHECK(storage_replace(&s, "a-1.0.0.tgz", &err) == CD_OK);
+	CHECK(s.replaced == STAGED_KEPT_OLD);
+	CHECK_STR(slurp(root, "r/a-1.0.0.tgz"), "two!");
+	CHECK(storage_exists(root, "r", "a-1.0.0.tgz", &st) && st.ino == s.st.ino);
+	CHECK(storage_unpublish(&s, "a-1.0.0.tgz", &err) == CD_OK);
+	CHECK_STR(slurp(root, "r/a-1.0.0.tgz"), "one");
+	CHECK(storage_exists(root, "r", "a-1.0.0.tgz", &st) && st.ino == old.ino &&
+	      st.mtime_ns == old.mtime_ns);
+	storage_discard(&s);
+	CHECK(count_entries_in(root, "r") == 1);
+
+	/* Kept: discard drops the old file, the new one stays. */
+	CHECK(storage_stage(root, "r", "a-1.0.0.tgz", "three", 5, &s, &err) == CD_OK);
+	CHECK(storage_replace(&s, "a-1.0.0.tgz", &err) == CD_OK);
+	storage_discard(&s);
+	CHECK_STR(slurp(root, "r/a-1.0.0.tgz"), "three");
+	CHECK(count_entries_in(root, "r") == 1);
+	rm_tree(root);
+}
+
+TEST(storage_replace_of_a_missing_file_creates_it_and_unpublish_removes_only_its_own)
+{
+	char *root = make_root();
+	cd_err err;
+	struct storage_staged s;
+	CHECK(storage_stage(root, "", "a-1.0.0.tgz", "one", 3, &s, &err) == CD_OK);
+	CHECK(storage_replace(&s, "a-1.0.0.tgz", &err) == CD_OK);
+	CHECK(s.replaced == STAGED_CREATED);
+	CHECK_STR(slurp(root, "a-1.0.0.tgz"), "one");
+	CHECK(storage_unpublish(&s, "a-1.0.0.tgz", &err) == CD_OK);
+	storage_discard(&s);
+	CHECK(!storage_exists(root, "", "a-1.0.0.tgz", NULL));
+	CHECK(count_entries(root) == 0);
+
+	/* Someone else's file under the name meanwhile: it stays. */
+	CHECK(storage_stage(root, "", "a-1.0.0.tgz", "one", 3, &s, &err) == CD_OK);
+	CHECK(storage_replace(&s, "a-1.0.0.tgz", &err) == CD_OK);
+	CHECK(storage_write(root, "", "a-1.0.0.tgz", "theirs", 6, true, NULL, &err) == CD_OK);
+	CHECK(storage_unpublish(&s, "a-1.0.0.tgz", &err) == CD_OK);
+	storage_discard(&s);
+	CHECK_STR(slurp(root, "a-1.0.0.tgz"), "theirs");
+	CHECK(count_entries(root) == 1);
+	rm_tree(root);
+}
+
+TEST(storage_set_aside_hides_the_file_put_back_restores_it_discard_deletes_it)
+{
+	char *root = make_root();
+	cd_err err;
+	struct storage_staged a;
+	struct storage_stat old, st;
+	CHECK(storage_write(root, "r", "a-1.0.0.tgz", "one", 3, false, &old, &err) == CD_OK);
+	CHECK(storage_set_aside(root, "r", "a-1.0.0.tgz", &a, &err) == CD_OK);
+	CHECK(!storage_exists(root, "r", "a-1.0.0.tgz", NULL));
+	CHECK(storage_put_back(&a, "a-1.0.0.tgz", &err) == CD_OK);
+	storage_discard(&a);
+	CHECK(storage_exists(root, "r", "a-1.0.0.tgz", &st) && st.ino == old.ino);
+	CHECK(count_entries_in(root, "r") == 1);
+
+	CHECK(storage_set_aside(root, "r", "a-1.0.0.tgz", &a, &err) == CD_OK);
+	storage_discard(&a);
+	CHECK(count_entries_in(root, "r") == 0);
+
+	/* Absent, or a path trick: nothing happens. */
+	CHECK(storage_set_aside(root, "r", "a-1.0.0.tgz", &a, &err) == CD_ENOTFOUND);
+	storage_discard(&a);
+	CHECK(storage_set_aside(root, "", "../x.tgz", &a, &err) == CD_EINVAL);
+	storage_discard(&a);
+
+	/* A new file took the name before the put-back: it stays. */
+	CHECK(storage_write(root, "r", "b-1.0.0.tgz", "old", 3, false, NULL, &err) == CD_OK);
+	CHECK(storage_set_aside(root, "r", "b-1.0.0.tgz", &a, &err) == CD_OK);
+	CHECK(storage_write(root, "r", "b-1.0.0.tgz", "new", 3, false, NULL, &err) == CD_OK);
+	CHECK(storage_put_back(&a, "b-1.0.0.tgz", &err) == CD_OK);
+	storage_discard(&a);
+	CHECK_STR(slurp(root, "r/b-1.0.0.tgz"), "new");
+	CHECK(count_entries_in(root, "r") == 1);
 	rm_tree(root);
 }
 
