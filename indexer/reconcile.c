@@ -368,7 +368,7 @@ static bool check_servable_name(struct pass *p, const char *repo, const char *fi
 /* The wanted files of a directory, read whole before they are compared. */
 struct dir_file {
 	size_t name;             /* offset of the name in dir_list.names */
-	struct storage_stat st;
+	struct storage_stat st;  /* all 0 when not looked up (see dir_list_read) */
 	bool regular;            /* lstat worked and it is a regular file */
 };
 
@@ -453,9 +453,13 @@ static void dir_list_stat(struct dir_list *l, int nthreads)
 }
 
 /* Reads the wanted file names of dir and their identities into l; false
- * when the listing is incomplete (a read error, or no memory: *oom). */
-static bool dir_list_read(DIR *dir, const char *repo, int nthreads, struct dir_list *l,
-                          bool *oom)
+ * when the listing is incomplete (a read error, or no memory: *oom).  With
+ * names_only, and when readdir has typed every entry a regular file, no
+ * lstat is made and every identity is left 0: a first load of a big repo
+ * learns each file's identity from the fstat of its read instead (one
+ * system call per file fewer). */
+static bool dir_list_read(DIR *dir, const char *repo, int nthreads, bool names_only,
+                          struct dir_list *l, bool *oom)
 {
 	*oom = false;
 	bool complete = true;
@@ -480,9 +484,29 @@ static bool dir_list_read(DIR *dir, const char *repo, int nthreads, struct dir_l
 			complete = false;
 			break;
 		}
+		names_only = names_only && de->d_type == DT_REG;
 	}
-	dir_list_stat(l, nthreads);
+	if (!names_only) {
+		dir_list_stat(l, nthreads);
+		return complete;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		l->v[i].regular = true;
 	return complete;
+}
+
+/* The identity of a file listed without one (dir_list_read's names_only):
+ * false when it is no longer a regular file. */
+static bool dir_file_identity(const struct dir_list *l, struct dir_file *f)
+{
+	struct stat sb;
+	if (f->st.ino != 0)
+		return true;
+	if (fstatat(l->dfd, l->names.data + f->name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(sb.st_mode))
+		return false;
+	stat_identity(&sb, &f->st);
+	return true;
 }
 
 static int collect_row(const char *file, const struct storage_stat *st, void *ctx)
@@ -532,14 +556,22 @@ static void scan_repo(struct pass *p, const char *repo, bool exists)
 	/* Rows are dropped only when the whole directory was read. */
 	struct dir_list files = { 0 };
 	bool complete = true, oom = false;
-	if (dir != NULL && !dir_list_read(dir, repo, ix->cfg->index_limit, &files, &oom)) {
+	/* A first load of a big repo reads every file anyway (the read takes
+	 * the identity); a small one asks about each whether it is known bad,
+	 * which needs the identity first (below). */
+	if (dir != NULL && !dir_list_read(dir, repo, ix->cfg->index_limit, cold, &files, &oom)) {
 		complete = false;
 		if (oom)
 			ix->failed = true;
 	}
+	if (cold && files.n <= COLD_PRECHECK_MAX)
+		dir_list_stat(&files, ix->cfg->index_limit);
 	for (size_t fi = 0; fi < files.n; fi++) {
 		const char *name = files.names.data + files.v[fi].name;
 		if (!files.v[fi].regular)
+			continue;
+		/* An invalid name is remembered with its identity. */
+		if (!storage_filename_valid(name) && !dir_file_identity(&files, &files.v[fi]))
 			continue;
 		struct storage_stat st = files.v[fi].st;
 		struct map_entry *e = map_get(&rows, name);

@@ -99,6 +99,31 @@ start_stack CACHE_INTERVAL=1h || finish
 check "a chart removed while stopped is gone after start" lacks_version moved 1.0.0
 check "a chart added while stopped is there after start" has_version handmade 0.2.0
 
+# A first load of a big directory (over 2,000 files) lists the names
+# without a stat each and takes each file's identity from its read: the
+# files it records as invalid (a bad name, copies of a version already
+# indexed) must still be recorded with their real identity, so a restart
+# neither reports nor reads them again.
+stop_stack || true
+STORAGE=$TMP/storage-big STATE=$TMP/state-big
+mkdir -p "$STORAGE"
+cp "$TMP/charts/handmade-0.1.0.tgz" "$STORAGE/"
+for i in $(seq 1 2100); do ln "$STORAGE/handmade-0.1.0.tgz" "$STORAGE/handmade-0.1.0-copy$i.tgz"; done
+cp "$TMP/charts/handmade-0.2.0.tgz" "$STORAGE/bad name.tgz"
+start_stack CACHE_INTERVAL=1h || finish
+check "big first load: the chart is indexed with its file's digest" \
+	digest_is handmade 0.1.0 "$(sha256 "$STORAGE/handmade-0.1.0.tgz")"
+check "big first load: the file with a bad name is reported once" \
+	test "$(grep -c 'skipping chart file bad name.tgz' "$STACK_LOG")" = 1
+check "big first load: each copy of the indexed version is reported once" \
+	test "$(grep -c 'skipping chart file handmade-0.1.0-copy[0-9]*.tgz' "$STACK_LOG")" = 2100
+check "big first load: ... and neither is in the index" lacks_version handmade 0.2.0
+stop_stack || true
+start_stack CACHE_INTERVAL=1h || finish
+check "big restart: nothing is reported again (recorded with their identity)" \
+	sh -c "! grep -q 'skipping chart file' '$STACK_LOG'"
+check "big restart: nothing is read again" grep -q '(0 hashed, 1 skipped unchanged, 2101 invalid)' "$STACK_LOG"
+
 # Depth 1: a repository directory made by hand.
 stop_stack || true
 STORAGE=$TMP/storage-d1 STATE=$TMP/state-d1
