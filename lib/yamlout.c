@@ -141,14 +141,20 @@ static bool yaml_printable_cp(uint32_t cp)
  * special floats, compared without case (stricter than any resolver). */
 static bool is_reserved_word(const char *s, size_t len)
 {
-	static const char *const words[] = {
-		"null", "~", "true", "false", "yes", "no", "on", "off", "y", "n",
-		"<<", "=", ".inf", "-.inf", "+.inf", ".nan",
+#define WORD(w) { w, sizeof w - 1 }
+	static const struct {
+		const char *text;
+		size_t len;
+	} words[] = {
+		WORD("null"), WORD("~"), WORD("true"), WORD("false"), WORD("yes"), WORD("no"),
+		WORD("on"), WORD("off"), WORD("y"), WORD("n"), WORD("<<"), WORD("="),
+		WORD(".inf"), WORD("-.inf"), WORD("+.inf"), WORD(".nan"),
 	};
+#undef WORD
 	if (len > 5)
 		return false;
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-		if (strlen(words[i]) == len && strncasecmp(s, words[i], len) == 0)
+		if (words[i].len == len && strncasecmp(s, words[i].text, len) == 0)
 			return true;
 	return false;
 }
@@ -162,13 +168,13 @@ static char num_peek(const char *s, size_t len, size_t *i)
 	return *i < len ? s[*i] : 0;
 }
 
-/* Consumes a run of characters from set (underscores skipped); returns
- * how many were consumed. */
-static size_t num_run(const char *s, size_t len, size_t *i, const char *set)
+/* Consumes a run of decimal digits (underscores skipped); returns how
+ * many were consumed. */
+static size_t num_run(const char *s, size_t len, size_t *i)
 {
 	size_t n = 0;
 	char c;
-	while ((c = num_peek(s, len, i)) != 0 && strchr(set, c) != NULL) {
+	while ((c = num_peek(s, len, i)) >= '0' && c <= '9') {
 		(*i)++;
 		n++;
 	}
@@ -192,17 +198,17 @@ static bool looks_numeric(const char *s, size_t len)
 		size_t rest = len - (i + 2);
 		return rest > 0 && strspn(s + i + 2, DIGITS "abcdefABCDEF_") >= rest;
 	}
-	size_t digits = num_run(s, len, &i, DIGITS);
+	size_t digits = num_run(s, len, &i);
 	if (digits > 0) {
 		while (num_peek(s, len, &i) == ':') {
 			i++;
-			if (num_run(s, len, &i, DIGITS) == 0)
+			if (num_run(s, len, &i) == 0)
 				return false;
 		}
 	}
 	if (num_peek(s, len, &i) == '.') {
 		i++;
-		digits += num_run(s, len, &i, DIGITS);
+		digits += num_run(s, len, &i);
 	}
 	if (digits == 0)
 		return false;
@@ -212,7 +218,7 @@ static bool looks_numeric(const char *s, size_t len)
 		c = num_peek(s, len, &i);
 		if (c == '+' || c == '-')
 			i++;
-		if (num_run(s, len, &i, DIGITS) == 0)
+		if (num_run(s, len, &i) == 0)
 			return false;
 	}
 	return num_peek(s, len, &i) == 0;
@@ -229,12 +235,28 @@ static bool looks_like_timestamp(const char *s, size_t len)
 	return s[4] == '-' && s[5] >= '0' && s[5] <= '9';
 }
 
+/* Bytes a plain scalar can hold anywhere without a second look: printable
+ * ASCII but ':' and '#' (whose meaning depends on their neighbours).  The
+ * indexer renders ~65 scalars per chart, so the common byte costs one
+ * table lookup. */
+static bool plain_anywhere(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7F && c != ':' && c != '#';
+}
+
+static const unsigned char first_indicator[256] = {
+	['-'] = 1, ['?'] = 1, [':'] = 1, [','] = 1, ['['] = 1, [']'] = 1, ['{'] = 1,
+	['}'] = 1, ['#'] = 1, ['&'] = 1, ['*'] = 1, ['!'] = 1, ['|'] = 1, ['>'] = 1,
+	['\''] = 1, ['"'] = 1, ['%'] = 1, ['@'] = 1, ['`'] = 1, [' '] = 1, ['\t'] = 1,
+	['\0'] = 1,
+};
+
 bool yamlout_plain_ok(const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	if (len == 0)
 		return false;
-	if (strchr("-?:,[]{}#&*!|>'\"%@` \t", s[0]) != NULL)
+	if (first_indicator[u[0]])
 		return false;
 	if (s[len - 1] == ' ' || s[len - 1] == ':')
 		return false;
@@ -242,6 +264,10 @@ bool yamlout_plain_ok(const char *s, size_t len)
 		return false;
 	for (size_t i = 0; i < len;) {
 		unsigned char c = u[i];
+		if (plain_anywhere(c)) {
+			i++;
+			continue;
+		}
 		if (c >= 0x80) {
 			uint32_t cp;
 			size_t n = utf8_decode(u, i, len, &cp);
