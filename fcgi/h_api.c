@@ -415,8 +415,11 @@ static cd_rc delete_indexed(struct req *r, const char *name, const char *version
 			         r->repo[0] ? "/" : "", file, err->msg,
 			         back == CD_OK ? "its files are back" : "its files could not be put back");
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
+		if (rc == CD_OK)
+			rc = storage_sync(&aside[i], err);
 		storage_discard(&aside[i]);
+	}
 	return rc;
 }
 

@@ -274,6 +274,8 @@ static cd_rc save_chart(struct req *r, struct upload *u, bool overwrite, cd_err 
 		}
 		if (rc != CD_OK)
 			store_rollback(r->app->store);
+		else
+			rc = storage_sync(&staged, err);
 	}
 	storage_discard(&staged);
 	return rc;

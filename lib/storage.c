@@ -373,11 +373,13 @@ cd_rc storage_replace(struct storage_staged *s, const char *file, cd_err *err)
 	}
 	if (r != 0)
 		return fs_fail(err, errno, "publish the file");
-	if (fsync(s->dirfd) != 0) {
-		cd_rc rc = fs_fail(err, errno, "sync the repository directory");
-		(void)storage_unpublish(s, file, NULL);
-		return rc;
-	}
+	return CD_OK;
+}
+
+cd_rc storage_sync(struct storage_staged *s, cd_err *err)
+{
+	if (s->dirfd >= 0 && fsync(s->dirfd) != 0)
+		return fs_fail(err, errno, "sync the repository directory");
 	return CD_OK;
 }
 
@@ -439,12 +441,7 @@ cd_rc storage_set_aside(const char *root, const char *repo, const char *file,
 			return cd_fail(err, CD_ENOTFOUND, "file not found");
 		return fs_fail(err, e, "remove the file");
 	}
-	if (fsync(out->dirfd) != 0) {
-		rc = fs_fail(err, errno, "sync the repository directory");
-		(void)storage_put_back(out, file, NULL);
-		storage_discard(out);
-	}
-	return rc;
+	return CD_OK;
 }
 
 cd_rc storage_put_back(struct storage_staged *s, const char *file, cd_err *err)

@@ -80,11 +80,18 @@ void storage_discard(struct storage_staged *s);
 /* An overwrite that can be undone until its index row commits: makes the
  * staged file visible as file and keeps the file it replaced, unlinked but
  * whole, under the staged temp name (renameat2 RENAME_EXCHANGE: readers
- * see the old bytes or the new, never no file); then fsyncs the directory.
- * A caller holding the index's write transaction across this call and its
- * commit leaves no moment in which another writer of the index sees a
- * committed row beside the file it replaced. */
+ * see the old bytes or the new, never no file).  A caller holding the
+ * index's write transaction across this call and its commit leaves no
+ * moment in which another writer of the index sees a committed row beside
+ * the file it replaced.  Not yet durable: storage_sync after the commit,
+ * so that the directory's fsync is not made while the index is locked. */
 cd_rc storage_replace(struct storage_staged *s, const char *file, cd_err *err);
+
+/* Fsyncs the directory of a file storage_replace published or
+ * storage_set_aside moved (nothing when there is none).  Before it, a
+ * crash may bring the old name back; the index then follows storage at
+ * the next start, and no client was answered yet. */
+cd_rc storage_sync(struct storage_staged *s, cd_err *err);
 
 /* Undoes storage_replace (the index refused the row): the old file is back
  * under file, or, when there was none, the staged file is removed from
@@ -93,8 +100,8 @@ cd_rc storage_replace(struct storage_staged *s, const char *file, cd_err *err);
 cd_rc storage_unpublish(struct storage_staged *s, const char *file, cd_err *err);
 
 /* A delete that can be undone until its index row commits: renames
- * <root>/<repo>/<file> to a temp name in its directory and fsyncs it.
- * CD_ENOTFOUND when absent.  storage_put_back restores it; storage_discard
+ * <root>/<repo>/<file> to a temp name in its directory (storage_sync makes
+ * it durable).  CD_ENOTFOUND when absent.  storage_put_back restores it; storage_discard
  * deletes it for good. */
 cd_rc storage_set_aside(const char *root, const char *repo, const char *file,
                         struct storage_staged *out, cd_err *err);
