@@ -415,11 +415,11 @@ static cd_rc delete_indexed(struct req *r, const char *name, const char *version
 			         r->repo[0] ? "/" : "", file, err->msg,
 			         back == CD_OK ? "its files are back" : "its files could not be put back");
 	}
-	for (int i = 0; i < 2; i++) {
-		if (rc == CD_OK)
-			rc = storage_sync(&aside[i], err);
+	/* Both were set aside in the same directory: one fsync covers them. */
+	if (rc == CD_OK)
+		rc = storage_sync(aside[0].dirfd >= 0 ? &aside[0] : &aside[1], err);
+	for (int i = 0; i < 2; i++)
 		storage_discard(&aside[i]);
-	}
 	return rc;
 }
 

@@ -453,14 +453,17 @@ static void dir_list_stat(struct dir_list *l, int nthreads)
 }
 
 /* Reads the wanted file names of dir and their identities into l; false
- * when the listing is incomplete (a read error, or no memory: *oom).  With
- * names_only, and when readdir has typed every entry a regular file, no
- * lstat is made and every identity is left 0: a first load of a big repo
- * learns each file's identity from the fstat of its read instead (one
- * system call per file fewer). */
-static bool dir_list_read(DIR *dir, const char *repo, int nthreads, bool names_only,
+ * when the listing is incomplete (a read error, or no memory: *oom).  For
+ * a cold repo (no rows) of more than COLD_PRECHECK_MAX files whose every
+ * entry readdir typed a regular file, no lstat is made and every identity
+ * is left 0: such a first load reads every file anyway and learns each
+ * identity from the fstat of its read (one system call per file fewer).
+ * A smaller cold repo asks about each file whether it is known bad, which
+ * needs the identity first. */
+static bool dir_list_read(DIR *dir, const char *repo, int nthreads, bool cold,
                           struct dir_list *l, bool *oom)
 {
+	bool names_only = cold;
 	*oom = false;
 	bool complete = true;
 	l->dfd = dirfd(dir);
@@ -486,7 +489,7 @@ static bool dir_list_read(DIR *dir, const char *repo, int nthreads, bool names_o
 		}
 		names_only = names_only && de->d_type == DT_REG;
 	}
-	if (!names_only) {
+	if (!names_only || l->n <= COLD_PRECHECK_MAX) {
 		dir_list_stat(l, nthreads);
 		return complete;
 	}
@@ -556,16 +559,11 @@ static void scan_repo(struct pass *p, const char *repo, bool exists)
 	/* Rows are dropped only when the whole directory was read. */
 	struct dir_list files = { 0 };
 	bool complete = true, oom = false;
-	/* A first load of a big repo reads every file anyway (the read takes
-	 * the identity); a small one asks about each whether it is known bad,
-	 * which needs the identity first (below). */
 	if (dir != NULL && !dir_list_read(dir, repo, ix->cfg->index_limit, cold, &files, &oom)) {
 		complete = false;
 		if (oom)
 			ix->failed = true;
 	}
-	if (cold && files.n <= COLD_PRECHECK_MAX)
-		dir_list_stat(&files, ix->cfg->index_limit);
 	for (size_t fi = 0; fi < files.n; fi++) {
 		const char *name = files.names.data + files.v[fi].name;
 		if (!files.v[fi].regular)

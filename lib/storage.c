@@ -341,6 +341,13 @@ void storage_discard(struct storage_staged *s)
 	s->tmp[0] = '\0';
 }
 
+/* True when renameat2 failed because the file system (or kernel) does not
+ * know the flag asked for: the caller falls back to a plain renameat. */
+static bool rename_flags_unsupported(int e)
+{
+	return e == EINVAL || e == ENOSYS || e == ENOTSUP;
+}
+
 cd_rc storage_replace(struct storage_staged *s, const char *file, cd_err *err)
 {
 	int r = s->tmp[0] == '\0' ? name_staged(s) : 0;
@@ -359,7 +366,7 @@ cd_rc storage_replace(struct storage_staged *s, const char *file, cd_err *err)
 			if (errno == EEXIST)
 				continue;
 		}
-		if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) {
+		if (!rename_flags_unsupported(errno)) {
 			r = -1;
 			break;
 		}
@@ -406,9 +413,7 @@ cd_rc storage_unpublish(struct storage_staged *s, const char *file, cd_err *err)
 	s->replaced = STAGED_UNPUBLISHED;
 	if (r != 0)
 		return fs_fail(err, errno, "restore the replaced file");
-	if (fsync(s->dirfd) != 0)
-		return fs_fail(err, errno, "sync the repository directory");
-	return CD_OK;
+	return storage_sync(s, err);
 }
 
 cd_rc storage_set_aside(const char *root, const char *repo, const char *file,
@@ -431,7 +436,7 @@ cd_rc storage_set_aside(const char *root, const char *repo, const char *file,
 		if (r == 0 || errno != EEXIST)
 			break;
 	}
-	if (r != 0 && (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP))
+	if (r != 0 && rename_flags_unsupported(errno))
 		r = renameat(out->dirfd, file, out->dirfd, out->tmp); /* random name */
 	if (r != 0) {
 		int e = errno;
@@ -451,14 +456,12 @@ cd_rc storage_put_back(struct storage_staged *s, const char *file, cd_err *err)
 	if (renameat2(s->dirfd, s->tmp, s->dirfd, file, RENAME_NOREPLACE) != 0) {
 		if (errno == EEXIST) /* a newer file has the name: it stays */
 			return CD_OK;
-		if ((errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) ||
+		if (!rename_flags_unsupported(errno) ||
 		    renameat(s->dirfd, s->tmp, s->dirfd, file) != 0)
 			return fs_fail(err, errno, "restore the removed file");
 	}
 	s->tmp[0] = '\0';
-	if (fsync(s->dirfd) != 0)
-		return fs_fail(err, errno, "sync the repository directory");
-	return CD_OK;
+	return storage_sync(s, err);
 }
 
 cd_rc storage_write(const char *root, const char *repo, const char *file,

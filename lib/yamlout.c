@@ -237,8 +237,8 @@ static bool looks_like_timestamp(const char *s, size_t len)
 
 /* Bytes a plain scalar can hold anywhere without a second look: printable
  * ASCII but ':' and '#' (whose meaning depends on their neighbours).  The
- * indexer renders ~65 scalars per chart, so the common byte costs one
- * table lookup. */
+ * indexer renders ~65 scalars per chart, so the common byte is settled by
+ * this one test before the rarer cases below. */
 static bool plain_anywhere(unsigned char c)
 {
 	return c >= 0x20 && c < 0x7F && c != ':' && c != '#';

@@ -80,6 +80,50 @@ print("%d reads, %d wrong" % (reads, bad), file=sys.stderr)
 PY
 }
 
+# gdb_hold NAME PID WHAT BREAK GDB_LINES: attaches gdb to PID (WHAT names
+# it in messages) with a breakpoint on BREAK; once stopped there, gdb runs
+# GDB_LINES (one command per line), then lets it go.  Returns when gdb is
+# attached and about to continue, with GDB_PID set; its output goes to
+# $TMP/NAME.gdb.out.
+gdb_hold() {
+	local name=$1 pid=$2 what=$3 brk=$4 lines=$5
+	printf 'set pagination off\nset confirm off\nbreak %s\nshell touch %s\ncontinue\n%s\ndelete\ndetach\nquit\n' \
+		"$brk" "$TMP/$name.ready" "$lines" >"$TMP/$name.gdb"
+	rm -f "$TMP/$name.ready"
+	timeout 120 gdb -nx -batch -p "$pid" -x "$TMP/$name.gdb" >"$TMP/$name.gdb.out" 2>&1 &
+	GDB_PID=$!
+	wait_until 60 test -e "$TMP/$name.ready" && return 0
+	fail "$name: gdb attaches to the $what"
+	tail -n 20 "$TMP/$name.gdb.out" | detail
+	kill "$GDB_PID" 2>/dev/null
+	return 1
+}
+
+# check_gdb_stopped NAME PATTERN WHAT: the stop on the breakpoint (PATTERN,
+# an extended regex, in gdb's output) happened; WHAT says which.
+check_gdb_stopped() {
+	if grep -qE "$2" "$TMP/$1.gdb.out"; then
+		pass "$1: $3"
+		return 0
+	fi
+	fail "$1: $3"
+	tail -n 20 "$TMP/$1.gdb.out" | detail
+	return 1
+}
+
+# check_reads NAME WHEN: watch_reads ran (its summary) and found no read
+# that disagreed.
+check_reads() {
+	local summary
+	summary=$(cat "$TMP/$1.summary" 2>/dev/null || true)
+	if [ -s "$TMP/$1.summary" ] && [ ! -s "$TMP/$1.wrong" ]; then
+		pass "$1: for 1.5 s $2, every read agreed ($summary)"
+	else
+		fail "$1: for 1.5 s $2, every read agreed ($summary)"
+		head -n 10 "$TMP/$1.wrong" | detail
+	fi
+}
+
 # held_by_gdb NAME TRIGGER API_URL WANT CMD...: attaches gdb to the indexer
 # with a breakpoint on digest_sha256_hex and runs TRIGGER (a function that
 # gives the indexer a file to read, checking that it did).  While the
@@ -90,53 +134,25 @@ PY
 held_by_gdb() {
 	local name=$1 trigger=$2 api=$3 want=$4
 	shift 4
-	local pid gdb_pid watch_pid summary
+	local pid watch_pid
 	pid=$(indexer_pid)
 	[ -n "$pid" ] || { fail "$name: the indexer runs"; return 1; }
 	printf '%q ' "$@" >"$TMP/$name.cmd"
-	cat >"$TMP/$name.gdb" <<EOF
-set pagination off
-set confirm off
-break digest_sha256_hex
-shell touch $TMP/$name.ready
-continue
-shell bash $TMP/$name.cmd >$TMP/$name.out.tmp; mv $TMP/$name.out.tmp $TMP/$name.out
-shell while [ ! -e $TMP/$name.reading ]; do sleep 0.01; done
-delete
-detach
-quit
-EOF
-	rm -f "$TMP/$name.ready" "$TMP/$name.out" "$TMP/$name.reading"
-	timeout 120 gdb -nx -batch -p "$pid" -x "$TMP/$name.gdb" >"$TMP/$name.gdb.out" 2>&1 &
-	gdb_pid=$!
-	if ! wait_until 60 test -e "$TMP/$name.ready"; then
-		fail "$name: gdb attaches to the indexer"
-		tail -n 20 "$TMP/$name.gdb.out" | detail
-		kill "$gdb_pid" 2>/dev/null
-		return 1
-	fi
+	rm -f "$TMP/$name.out" "$TMP/$name.reading"
+	gdb_hold "$name" "$pid" indexer digest_sha256_hex \
+		"shell bash $TMP/$name.cmd >$TMP/$name.out.tmp; mv $TMP/$name.out.tmp $TMP/$name.out
+shell while [ ! -e $TMP/$name.reading ]; do sleep 0.01; done" || return 1
 	"$trigger" "$name"
 	(
-		while [ ! -e "$TMP/$name.out" ] && kill -0 "$gdb_pid" 2>/dev/null; do sleep 0.01; done
+		while [ ! -e "$TMP/$name.out" ] && kill -0 "$GDB_PID" 2>/dev/null; do sleep 0.01; done
 		watch_reads 1.5 "$api" "$want" "$TMP/$name.reading" >"$TMP/$name.wrong" 2>"$TMP/$name.summary"
 	) &
 	watch_pid=$!
-	wait "$gdb_pid" || true
+	wait "$GDB_PID" || true
 	wait "$watch_pid" || true
-	if grep -q 'hit Breakpoint 1, digest_sha256_hex' "$TMP/$name.gdb.out"; then
-		pass "$name: the indexer stopped after reading the upload"
-	else
-		fail "$name: the indexer stopped after reading the upload"
-		tail -n 20 "$TMP/$name.gdb.out" | detail
-		return 1
-	fi
-	summary=$(cat "$TMP/$name.summary" 2>/dev/null || true)
-	if [ -s "$TMP/$name.summary" ] && [ ! -s "$TMP/$name.wrong" ]; then
-		pass "$name: for 1.5 s from before the indexer went on, every read agreed ($summary)"
-	else
-		fail "$name: for 1.5 s from before the indexer went on, every read agreed ($summary)"
-		head -n 10 "$TMP/$name.wrong" | detail
-	fi
+	check_gdb_stopped "$name" 'hit Breakpoint 1, digest_sha256_hex' \
+		"the indexer stopped after reading the upload" || return 1
+	check_reads "$name" "from before the indexer went on"
 }
 
 upload_first() {
@@ -198,50 +214,21 @@ INDEX_URL=$BASE/index.yaml
 # from the moment of the answer (its status in $TMP/NAME.out).
 held_worker() {
 	local name=$1 brk=$2 file=$3 api=$4 want=$5 method=$6 url=$7 body=$8
-	local pid gdb_pid summary
+	local pid
 	pid=$(fcgi_workers)
 	if [ -z "$pid" ] || [ "$(echo "$pid" | wc -l)" != 1 ]; then
 		fail "$name: one worker runs ($pid)"
 		return 1
 	fi
-	cat >"$TMP/$name.gdb" <<EOF
-set pagination off
-set confirm off
-break $brk
-shell touch $TMP/$name.ready
-continue
-shell touch $file
-shell sleep 0.8
-delete
-detach
-quit
-EOF
-	rm -f "$TMP/$name.ready" "$TMP/$name.out"
-	timeout 120 gdb -nx -batch -p "$pid" -x "$TMP/$name.gdb" >"$TMP/$name.gdb.out" 2>&1 &
-	gdb_pid=$!
-	if ! wait_until 60 test -e "$TMP/$name.ready"; then
-		fail "$name: gdb attaches to the worker"
-		tail -n 20 "$TMP/$name.gdb.out" | detail
-		kill "$gdb_pid" 2>/dev/null
-		return 1
-	fi
+	rm -f "$TMP/$name.out"
+	gdb_hold "$name" "$pid" worker "$brk" "shell touch $file
+shell sleep 0.8" || return 1
 	watch_reads 1.5 "$api" "$want" "$TMP/$name.reading" "$method" "$url" "$body" "$TMP/$name.out" \
 		>"$TMP/$name.wrong" 2>"$TMP/$name.summary"
-	wait "$gdb_pid" || true
-	if grep -qE "Breakpoint 1, $brk \\(" "$TMP/$name.gdb.out"; then
-		pass "$name: the worker stopped between its row and its file"
-	else
-		fail "$name: the worker stopped between its row and its file"
-		tail -n 20 "$TMP/$name.gdb.out" | detail
-		return 1
-	fi
-	summary=$(cat "$TMP/$name.summary" 2>/dev/null || true)
-	if [ -s "$TMP/$name.summary" ] && [ ! -s "$TMP/$name.wrong" ]; then
-		pass "$name: for 1.5 s after the answer, every read agreed with it ($summary)"
-	else
-		fail "$name: for 1.5 s after the answer, every read agreed with it ($summary)"
-		head -n 10 "$TMP/$name.wrong" | detail
-	fi
+	wait "$GDB_PID" || true
+	check_gdb_stopped "$name" "Breakpoint 1, $brk \\(" \
+		"the worker stopped between its row and its file" || return 1
+	check_reads "$name" "after the answer"
 }
 check_status "worker-overwrite: the first version uploads" 201 --data-binary "@$first" "$BASE/api/charts"
 check_status "worker-delete: the version to delete uploads" 201 --data-binary "@$doomed" "$BASE/api/charts"
