@@ -12,6 +12,7 @@
 
 #include "chart.h"
 #include "index.h"
+#include "jarena.h"
 #include "log.h"
 #include "semver.h"
 #include "storage.h"
@@ -99,7 +100,7 @@ static int stream_one(const char *name, int64_t gen, const char *text, size_t le
 	respond_write(x->r, quoted, strlen(quoted));
 	respond_write(x->r, ":", 1);
 	respond_write(x->r, text, len);
-	free(quoted);
+	jarena_free_text(quoted);
 	return 0;
 }
 

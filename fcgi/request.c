@@ -13,6 +13,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "jarena.h"
 #include "url.h"
 
 /* One per-request allocation or deferred release.  For req_alloc the node
@@ -458,7 +459,7 @@ void respond_json(struct req *r, int status, json_t *body)
 		return;
 	}
 	respond_body(r, status, "application/json; charset=utf-8", text, strlen(text));
-	free(text);
+	jarena_free_text(text);
 }
 
 void respond_error(struct req *r, cd_rc rc, const char *msg)

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "gzthread.h"
 #include "index.h"
+#include "jarena.h"
 #include "log.h"
 #include "reconcile.h"
 #include "storage.h"
@@ -466,8 +467,10 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* jansson seeds its hash function once; do it before the threads. */
+	/* jansson seeds its hash function once, and takes its allocator, before
+	 * the threads (the hash threads allocate a file's values in an arena). */
 	json_object_seed(0);
+	jarena_install();
 	struct pool *pool = pool_start(cfg.index_limit, cfg.storage_root, cfg.chart_url);
 	if (pool == NULL) {
 		log_error("cannot start %d hash threads", cfg.index_limit);

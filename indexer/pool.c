@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "index.h"
+#include "jarena.h"
 #include "threads.h"
 
 /* The hash threads' nice value above the process's.  On a cold index the
@@ -75,10 +76,22 @@ static void pool_prepare(struct pool *p, const struct hash_job *job, struct hash
 	};
 	memcpy(c.digest, r->digest, sizeof c.digest);
 	r->prepared = store_prepare(&c, p->chart_url, &r->prep, &err) == CD_OK;
-	if (r->prepared) {
-		/* Freed here, by the thread that built it, rather than by the writer. */
-		json_decref(r->ci.meta);
-		r->ci.meta = NULL;
+	if (r->prepared)
+		r->ci.meta = NULL; /* in the thread's arena: the next file's jarena_begin takes it back */
+}
+
+/* Called with the thread's arena paused.  A result the writer must render
+ * itself (not prepared) keeps its Metadata in a copy outside the arena,
+ * which the next file takes back. */
+static void keep_meta_outside_arena(struct hash_result *r)
+{
+	if (r->kind != HASH_OK || r->ci.meta == NULL)
+		return;
+	r->ci.meta = json_deep_copy(r->ci.meta);
+	if (r->ci.meta == NULL) {
+		chart_info_free(&r->ci);
+		r->kind = HASH_ERR;
+		snprintf(r->reason, sizeof r->reason, "out of memory");
 	}
 }
 
@@ -182,6 +195,7 @@ static void *pool_thread(void *arg)
 	struct pool *p = arg;
 	char *buf = NULL;
 	size_t bufcap = 0;
+	struct jarena arena = { 0 };
 
 	/* Per thread on Linux; without permission it simply stays as it is. */
 	errno = 0;
@@ -213,7 +227,12 @@ static void *pool_thread(void *arg)
 		if (r != NULL) {
 			r->job = job;
 			r->owner = me;
+			/* A file's jansson values (its Metadata, its entry) are
+			 * allocated in the arena and dropped together. */
+			jarena_begin(&arena);
 			pool_hash(p, rootfd, job, &buf, &bufcap, r);
+			jarena_pause(&arena);
+			keep_meta_outside_arena(r);
 		}
 		if (bufcap > POOL_KEEP_BUF) {
 			free(buf);
@@ -241,6 +260,7 @@ static void *pool_thread(void *arg)
 	}
 	pthread_mutex_unlock(&p->mu);
 	free(buf);
+	jarena_release(&arena);
 	return NULL;
 }
 

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jarena.h"
+
 static const char *log_prog = "chartdepot";
 static bool log_json;
 static bool log_debug_on;
@@ -44,7 +46,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 		char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (line)
 			fprintf(stderr, "%s\n", line);
-		free(line);
+		jarena_free_text(line);
 		json_decref(o);
 	} else {
 		fprintf(stderr, "%s %s[%d]: %s\n", names[lvl], log_prog,

@@ -61,6 +61,7 @@ cd_rc store_put(struct store *s, const struct store_chart *c, const char *chart_
  * Owned by the caller; store_prepared_free releases it. */
 struct store_prepared {
 	char *entry_json;    /* compact ChartVersion JSON, keys sorted */
+	size_t entry_json_len;
 	char *entry_yaml;    /* ChartVersion as a sequence item at indent 2 */
 	size_t entry_yaml_len;
 };

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jarena.h"
+
 /* ---- struct buf ------------------------------------------------------ */
 
 cd_rc buf_reserve(struct buf *b, size_t n)
@@ -774,7 +776,7 @@ cd_rc yamlout_json(struct buf *out, const json_t *value, bool sort_keys)
 		if (text == NULL)
 			return CD_ENOMEM;
 		rc = buf_puts(out, text);
-		free(text);
+		jarena_free_text(text);
 		return rc;
 	}
 	}
