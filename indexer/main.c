@@ -33,9 +33,9 @@
 #define RETRY_S 5.0
 /* Files that were still being written are looked at again after this. */
 #define SETTLE_S 2.0
-/* Blocks that uploads left stale are rebuilt this long after a change,
- * REFRESH_BATCH names per write transaction (readers render stale names
- * from their rows meanwhile, so this only keeps renders cheap). */
+/* Blocks that uploads or a bulk load left stale are rebuilt this long
+ * after a change, REFRESH_BATCH names per write transaction (readers render
+ * stale names from their rows meanwhile, so this only keeps renders cheap). */
 #define REFRESH_S 1.0
 #define REFRESH_BATCH 200
 /* Past this many changed files at once, one full pass is cheaper than
@@ -244,7 +244,11 @@ static void refresh_blocks(struct indexer *ix)
 		}
 		total += n;
 	} while (n == REFRESH_BATCH && !got_stop);
-	if (total > 0)
+	/* More than a transaction's worth follows a bulk load (reconcile.c
+	 * bulk_mode), not uploads: worth a line. */
+	if (total > REFRESH_BATCH)
+		log_info("rebuilt %ld stale index blocks in %.3f s", total, now_s() - t0);
+	else if (total > 0)
 		log_debug("rebuilt %ld stale index blocks in %.3f s", total, now_s() - t0);
 }
 

