@@ -277,3 +277,48 @@ TEST(yamlout_json_writes_what_jansson_writes)
 	json_decref(s);
 	json_decref(v);
 }
+
+/* Objects of a few keys are sorted by insertion and larger ones by qsort:
+ * either way YAML keys come out in go-yaml's order and JSON keys in
+ * jansson's. */
+TEST(yamlout_keys_sort_the_same_in_small_and_large_objects)
+{
+	static const char *const shapes[] = { "k%d", "K%d", "_%d", "a-%d", "%d", "z%dz" };
+	for (size_t nkeys = 3; nkeys <= 60; nkeys += 19) {
+		json_t *obj = json_object();
+		for (size_t i = 0; i < nkeys; i++) {
+			size_t pick = (i * 7 + 3) % nkeys; /* a fixed shuffle */
+			char key[32];
+			snprintf(key, sizeof key, shapes[pick % 6], (int)(pick * 37 % 101));
+			json_object_set_new(obj, key, json_integer((json_int_t)pick));
+		}
+		struct buf b = { 0 };
+		CHECK(yamlout_value(&b, obj, 0) == CD_OK);
+		size_t lines = 0;
+		char prev[64] = "";
+		for (char *line = b.data, *next; line && *line; line = next) {
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = '\0';
+			char *colon = strrchr(line, ':');
+			CHECK(colon != NULL);
+			if (colon == NULL)
+				break;
+			*colon = '\0';
+			char *key = line[0] == '"' ? line + 1 : line; /* "_1" and numbers are quoted */
+			size_t kl = strlen(key);
+			if (line[0] == '"' && kl > 0)
+				key[kl - 1] = '\0';
+			if (lines++ > 0 && yamlout_key_compare(prev, key) >= 0) {
+				char m[160];
+				snprintf(m, sizeof m, "%zu keys: \"%s\" before \"%s\"", nkeys, prev, key);
+				unit_fail(__FILE__, __LINE__, m);
+			}
+			snprintf(prev, sizeof prev, "%s", key);
+		}
+		CHECK(lines == json_object_size(obj));
+		buf_free(&b);
+		check_json_like_jansson(obj, true);
+		json_decref(obj);
+	}
+}
