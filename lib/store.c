@@ -127,6 +127,8 @@ enum stmt_id {
 	ST_CHART_INSERT,
 	ST_CHART_DEL,
 	ST_BLOCK_ROWS,
+	ST_BLOCK_ROWS_YAML,
+	ST_BLOCK_ROWS_JSON,
 	ST_BLOCK_PUT,
 	ST_BLOCK_DEL,
 	ST_STALE_MARK,
@@ -151,8 +153,13 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                    " mtime_ns, ino, digest, created, meta, entry_yaml, entry_json)"
 	                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_CHART_DEL] = "DELETE FROM chart WHERE repo = ?1 AND name = ?2 AND version = ?3",
+	/* One text when only one is wanted: the sorter carries what is selected. */
 	[ST_BLOCK_ROWS] = "SELECT entry_yaml, entry_json FROM chart WHERE repo = ?1 AND name = ?2"
 	                  " ORDER BY version COLLATE semver DESC, version DESC",
+	[ST_BLOCK_ROWS_YAML] = "SELECT entry_yaml, '' FROM chart WHERE repo = ?1 AND name = ?2"
+	                       " ORDER BY version COLLATE semver DESC, version DESC",
+	[ST_BLOCK_ROWS_JSON] = "SELECT '', entry_json FROM chart WHERE repo = ?1 AND name = ?2"
+	                       " ORDER BY version COLLATE semver DESC, version DESC",
 	[ST_BLOCK_PUT] = "INSERT OR REPLACE INTO block(repo, name, yaml, json, gen)"
 	                 " VALUES(?1, ?2, ?3, ?4,"
 	                 " coalesce(?5, (SELECT gen FROM repo WHERE repo = ?1), 0))",
@@ -695,7 +702,8 @@ static cd_rc ensure_repo(struct store *s, const char *repo, cd_err *err)
 static cd_rc render_block(struct store *s, const char *repo, const char *name, bool yaml,
                           bool json, size_t *count, cd_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_BLOCK_ROWS, err);
+	sqlite3_stmt *st = stmt(s, yaml && json ? ST_BLOCK_ROWS
+	                           : yaml  ? ST_BLOCK_ROWS_YAML : ST_BLOCK_ROWS_JSON, err);
 	cd_rc rc = CD_OK;
 	int r;
 	if (st == NULL)
