@@ -383,9 +383,10 @@ cd_rc h_api_values(struct req *r, cd_err *err)
  * refused commit (507 on a full state disk) puts the files back, so
  * nothing changes; and no other writer (the indexer) can see the files
  * beside the committed removal and index them again.  CD_ENOTFOUND when
- * the row is gone (nothing changed). */
-static cd_rc delete_indexed(struct req *r, const char *name, const char *version,
-                            const char *file, cd_err *err)
+ * the row is gone (nothing changed).  Also PER_CHART_LIMIT's pruning
+ * (h_upload.c). */
+cd_rc h_delete_indexed(struct req *r, const char *name, const char *version,
+                       const char *file, cd_err *err)
 {
 	const char *root = r->cfg->storage_root;
 	struct storage_staged aside[2] = { { .fd = -1, .dirfd = -1 }, { .fd = -1, .dirfd = -1 } };
@@ -424,7 +425,7 @@ static cd_rc delete_indexed(struct req *r, const char *name, const char *version
 	return rc;
 }
 
-/* Removes the archive and its .prov with the row (delete_indexed), or
+/* Removes the archive and its .prov with the row (h_delete_indexed), or
  * the files alone when the index does not know the version.  The file
  * name comes from the index when it knows the version, else from name and
  * version. */
@@ -448,7 +449,7 @@ cd_rc h_api_delete(struct req *r, cd_err *err)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
 
 	if (in_index) {
-		rc = delete_indexed(r, name, version, file, err);
+		rc = h_delete_indexed(r, name, version, file, err);
 		if (rc != CD_ENOTFOUND) {
 			if (rc == CD_OK)
 				respond_json(r, 200, json_pack("{s:b}", "deleted", 1));

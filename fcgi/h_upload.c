@@ -190,8 +190,10 @@ static int prune_collect(const struct store_chart *c, void *vctx)
 
 /* PER_CHART_LIMIT: keeps the newest N versions of name by SemVer (the
  * store's order; ChartMuseum goes by file mtime) and deletes the others,
- * archive, provenance file and row.  The upload has succeeded already, so
- * a failure here is logged, not answered. */
+ * archive, provenance file and row, each as the API's delete does (row and
+ * files in one write transaction, so the indexer never sees one without the
+ * other).  The upload has succeeded already, so a failure here is logged,
+ * not answered. */
 static void prune_versions(struct req *r, const char *name)
 {
 	const struct cd_config *cfg = r->cfg;
@@ -202,14 +204,7 @@ static void prune_versions(struct req *r, const char *name)
 	if (x.failed)
 		rc = cd_fail(&err, CD_ENOMEM, "out of memory");
 	for (size_t i = 0; rc == CD_OK && i < x.n; i++) {
-		char prov[700];
-		snprintf(prov, sizeof prov, "%s.prov", x.file[i]);
-		cd_rc frc = storage_remove(cfg->storage_root, r->repo, x.file[i], &err);
-		if (frc == CD_OK || frc == CD_ENOTFOUND)
-			frc = storage_remove(cfg->storage_root, r->repo, prov, &err);
-		if (frc == CD_OK || frc == CD_ENOTFOUND)
-			frc = store_remove(r->app->store, r->repo, name, x.version[i], cfg->chart_url,
-			                   &err);
+		cd_rc frc = h_delete_indexed(r, name, x.version[i], x.file[i], &err);
 		if (frc != CD_OK && frc != CD_ENOTFOUND)
 			rc = frc;
 		else

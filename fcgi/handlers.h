@@ -23,6 +23,10 @@ cd_rc h_api_version(struct req *r, cd_err *err);
 cd_rc h_api_delete(struct req *r, cd_err *err);
 cd_rc h_api_templates(struct req *r, cd_err *err);
 cd_rc h_api_values(struct req *r, cd_err *err);
+/* The delete of an indexed version, row and files in one write
+ * transaction (see h_api.c); CD_ENOTFOUND when the row is gone. */
+cd_rc h_delete_indexed(struct req *r, const char *name, const char *version,
+                       const char *file, cd_err *err);
 
 /* h_upload.c */
 cd_rc h_upload_chart(struct req *r, cd_err *err);
