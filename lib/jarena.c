@@ -68,6 +68,8 @@ static void *jarena_malloc(size_t n)
 	struct jarena *a = thread_arena;
 	if (a == NULL || !a->active)
 		return malloc(n);
+	if (n > SIZE_MAX / 2)
+		return NULL; /* no rounding or chunk header may overflow */
 	n = (n + JARENA_ALIGN - 1) & ~(size_t)(JARENA_ALIGN - 1);
 	if (n == 0)
 		n = JARENA_ALIGN;

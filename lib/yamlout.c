@@ -246,6 +246,22 @@ static bool plain_anywhere(unsigned char c)
 	return c >= 0x20 && c < 0x7F && c != ':' && c != '#';
 }
 
+/* Whether all eight bytes of w pass plain_anywhere: none below 0x20, none
+ * above 0x7E, no ':' and no '#' (the exact word tests of Bit Twiddling
+ * Hacks: "determine if a word has a byte less than / greater than n",
+ * "has a zero byte" after an XOR).  Descriptions and annotations are most
+ * of a chart's text, and this settles them eight bytes per step. */
+static bool plain_anywhere8(uint64_t w)
+{
+	const uint64_t ones = UINT64_MAX / 255, high = ones * 0x80;
+	uint64_t below = (w - ones * 0x20) & ~w & high;
+	uint64_t above = ((w + ones * (127 - 0x7E)) | w) & high;
+	uint64_t colon = w ^ (ones * ':'), hash = w ^ (ones * '#');
+	uint64_t has_colon = (colon - ones) & ~colon & high;
+	uint64_t has_hash = (hash - ones) & ~hash & high;
+	return (below | above | has_colon | has_hash) == 0;
+}
+
 static const unsigned char first_indicator[256] = {
 	['-'] = 1, ['?'] = 1, [':'] = 1, [','] = 1, ['['] = 1, [']'] = 1, ['{'] = 1,
 	['}'] = 1, ['#'] = 1, ['&'] = 1, ['*'] = 1, ['!'] = 1, ['|'] = 1, ['>'] = 1,
@@ -265,6 +281,11 @@ bool yamlout_plain_ok(const char *s, size_t len)
 	if (len >= 3 && memcmp(s, "...", 3) == 0)
 		return false;
 	for (size_t i = 0; i < len;) {
+		uint64_t w;
+		if (len - i >= 8 && (memcpy(&w, u + i, 8), plain_anywhere8(w))) {
+			i += 8;
+			continue;
+		}
 		unsigned char c = u[i];
 		if (plain_anywhere(c)) {
 			i++;

@@ -322,3 +322,31 @@ TEST(yamlout_keys_sort_the_same_in_small_and_large_objects)
 		json_decref(obj);
 	}
 }
+
+/* Every byte value at every position of a 16-byte string, so each lane of
+ * the eight-byte test and the byte loop both meet it: inside a string of
+ * letters, a byte keeps the string plain exactly when it is printable ASCII
+ * (':' and '#' included, as no space touches them). */
+TEST(yamlout_plain_check_agrees_for_every_byte_at_every_position)
+{
+	char s[17];
+	for (int pos = 1; pos < 15; pos++) {
+		for (int b = 0; b < 256; b++) {
+			memset(s, 'a', 16);
+			s[16] = '\0';
+			s[pos] = (char)b;
+			bool want = b >= 0x20 && b < 0x7F;
+			if (yamlout_plain_ok(s, 16) != want) {
+				char m[96];
+				snprintf(m, sizeof m, "byte 0x%02x at %d: want %s", b, pos,
+				         want ? "plain" : "quoted");
+				unit_fail(__FILE__, __LINE__, m);
+			}
+		}
+	}
+	/* ": " and " #" across the boundary of two eight-byte words. */
+	CHECK(!yamlout_plain_ok("abcdefg: ijklmno", 16));
+	CHECK(!yamlout_plain_ok("abcdefg #ijklmno", 16));
+	CHECK(yamlout_plain_ok("abcdefg:hijklmno", 16));
+	CHECK(yamlout_plain_ok("abcdefgh#ijklmno", 16));
+}
