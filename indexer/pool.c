@@ -17,11 +17,13 @@
 #include "jarena.h"
 #include "threads.h"
 
-/* The hash threads' nice value above the process's.  On a cold index the
- * single writer thread (SQLite) is the bottleneck: at equal priority the
- * scheduler shares 2 cores evenly between it and 2 hash threads that only
- * refill the ring it empties, and the writer gets 2/3 of a core.  Lower
- * priority for them also keeps a big index from slowing the workers. */
+/* The hash threads' nice value above the process's.  When the single
+ * writer thread (SQLite) is the bottleneck of a cold index, equal priority
+ * shares 2 cores evenly between it and 2 hash threads that only refill the
+ * ring it empties, and the writer gets 2/3 of a core.  Since bulk loads
+ * leave the blocks to the daemon (session 8) the writer no longer is, and
+ * nice 0 measured the same; lower priority still keeps a big index from
+ * slowing the workers. */
 #define POOL_NICE 5
 
 /* The ring holds this many results per thread.  The writer is woken once

@@ -139,6 +139,11 @@ enum stmt_id {
 	ST__COUNT
 };
 
+/* The rows of one name, in the order of its block (see render_block). */
+#define BLOCK_ROWS_NEWEST_FIRST                                                   \
+	" FROM chart WHERE repo = ?1 AND name = ?2"                               \
+	" ORDER BY version COLLATE semver DESC, version DESC"
+
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_DIRTY_MARK] = "INSERT OR IGNORE INTO temp.dirty(repo, name) VALUES(?1, ?2)",
 	[ST_DIRTY_LIST] = "SELECT repo, name FROM temp.dirty",
@@ -154,12 +159,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_CHART_DEL] = "DELETE FROM chart WHERE repo = ?1 AND name = ?2 AND version = ?3",
 	/* One text when only one is wanted: the sorter carries what is selected. */
-	[ST_BLOCK_ROWS] = "SELECT entry_yaml, entry_json FROM chart WHERE repo = ?1 AND name = ?2"
-	                  " ORDER BY version COLLATE semver DESC, version DESC",
-	[ST_BLOCK_ROWS_YAML] = "SELECT entry_yaml, '' FROM chart WHERE repo = ?1 AND name = ?2"
-	                       " ORDER BY version COLLATE semver DESC, version DESC",
-	[ST_BLOCK_ROWS_JSON] = "SELECT '', entry_json FROM chart WHERE repo = ?1 AND name = ?2"
-	                       " ORDER BY version COLLATE semver DESC, version DESC",
+	[ST_BLOCK_ROWS] = "SELECT entry_yaml, entry_json" BLOCK_ROWS_NEWEST_FIRST,
+	[ST_BLOCK_ROWS_YAML] = "SELECT entry_yaml, ''" BLOCK_ROWS_NEWEST_FIRST,
+	[ST_BLOCK_ROWS_JSON] = "SELECT '', entry_json" BLOCK_ROWS_NEWEST_FIRST,
 	[ST_BLOCK_PUT] = "INSERT OR REPLACE INTO block(repo, name, yaml, json, gen)"
 	                 " VALUES(?1, ?2, ?3, ?4,"
 	                 " coalesce(?5, (SELECT gen FROM repo WHERE repo = ?1), 0))",

@@ -537,26 +537,31 @@ static int cmp_keys(const void *a, const void *b)
 	                           ((const struct map_key *)b)->key);
 }
 
-/* Sorts the few keys of a chart's objects (about 20 at most) by insertion:
- * for so few, cheaper than qsort's merge sort and its indirect calls (the
- * indexer sorts some 40 objects per chart).  Keys are unique, so any
- * correct sort gives the same order. */
+/* Sorts the keys of an object being written (an array of n elements of
+ * size bytes, at most SORT_ELEM_MAX each).  A chart's objects have about 20
+ * keys at most: those are sorted by insertion, cheaper for so few than
+ * qsort's merge sort and its copying (the indexer sorts some 40 objects per
+ * chart, twice: YAML and JSON).  Keys are unique, so any correct sort gives
+ * the same order. */
 #define INSERTION_SORT_MAX 32
+#define SORT_ELEM_MAX 32
 
-static void sort_map_keys(struct map_key *keys, size_t n)
+static void sort_object_keys(void *base, size_t n, size_t size,
+                      int (*cmp)(const void *, const void *))
 {
-	if (n > INSERTION_SORT_MAX) {
-		qsort(keys, n, sizeof *keys, cmp_keys);
+	if (n > INSERTION_SORT_MAX || size > SORT_ELEM_MAX) {
+		qsort(base, n, size, cmp);
 		return;
 	}
+	char *a = base, k[SORT_ELEM_MAX];
 	for (size_t i = 1; i < n; i++) {
-		struct map_key k = keys[i];
+		memcpy(k, a + i * size, size);
 		size_t j = i;
-		while (j > 0 && yamlout_key_compare(keys[j - 1].key, k.key) > 0) {
-			keys[j] = keys[j - 1];
+		while (j > 0 && cmp(a + (j - 1) * size, k) > 0) {
+			memcpy(a + j * size, a + (j - 1) * size, size);
 			j--;
 		}
-		keys[j] = k;
+		memcpy(a + j * size, k, size);
 	}
 }
 
@@ -618,7 +623,7 @@ static cd_rc put_map(struct buf *out, const json_t *obj, int indent, bool inline
 		keys[i].value = json_object_iter_value(it);
 	}
 	n = i;
-	sort_map_keys(keys, n);
+	sort_object_keys(keys, n, sizeof *keys, cmp_keys);
 	for (i = 0; i < n && rc == CD_OK; i++) {
 		if ((i > 0 || !inline_first) && (rc = buf_spaces(out, indent)) != CD_OK)
 			break;
@@ -776,19 +781,8 @@ static cd_rc json_put_object(struct buf *out, const json_t *obj, bool sort_keys)
 		keys[i].value = json_object_iter_value(it);
 	}
 	n = i;
-	if (sort_keys && n > INSERTION_SORT_MAX) {
-		qsort(keys, n, sizeof *keys, json_key_cmp);
-	} else if (sort_keys) { /* few keys: by insertion, as sort_map_keys */
-		for (i = 1; i < n; i++) {
-			struct json_key k = keys[i];
-			size_t j = i;
-			while (j > 0 && json_key_cmp(&keys[j - 1], &k) > 0) {
-				keys[j] = keys[j - 1];
-				j--;
-			}
-			keys[j] = k;
-		}
-	}
+	if (sort_keys)
+		sort_object_keys(keys, n, sizeof *keys, json_key_cmp);
 	rc = buf_append(out, "{", 1);
 	for (i = 0; i < n && rc == CD_OK; i++) {
 		if (i > 0)
