@@ -12,14 +12,18 @@
 #include "yamlout.h"
 
 /* nginx's internal locations (nginx/chartdepot.conf.in) that X-Accel-Redirect
- * names: chart files under <prefix>/charts/ or <prefix>/charts-small/,
- * rendered indexes under <prefix>/index-gz/ for a client that may accept
- * gzip, else under <prefix>/index/. */
+ * names: chart files under <prefix>/charts/, rendered indexes under
+ * <prefix>/index-gz/ for a client that may accept gzip, else under
+ * <prefix>/index/. */
 #define ACCEL_PREFIX "/@cd"
 
-/* Files up to this size go to /@cd/charts-small/, which nginx reads into
- * one 32 KiB output buffer and sends with the headers in one writev; bigger
- * ones to /@cd/charts/, sent with sendfile. */
+/* Files up to this size are sent by the worker as its response body: on a
+ * connection nginx keeps for its next GET that costs less than an
+ * X-Accel-Redirect, after which nginx always closes the connection (it
+ * marks a FastCGI connection reusable only once it has read a response
+ * body).  nginx still answers Range (fastcgi_force_ranges) and conditional
+ * requests from the ETag and Last-Modified sent here.  Bigger files go to
+ * /@cd/charts/, sent with sendfile. */
 #define SMALL_FILE_MAX (32 * 1024)
 
 static bool ends_with(const char *s, const char *suffix)
@@ -67,16 +71,25 @@ cd_rc h_index(struct req *r, cd_err *err)
 cd_rc h_chart_file(struct req *r, cd_err *err)
 {
 	const char *file = r->param[0];
+	bool prov = ends_with(file, ".tgz.prov");
 	struct storage_stat st;
+	void *data = NULL;
+	size_t len = 0;
 
-	if (!storage_filename_valid(file) ||
-	    !(ends_with(file, ".tgz") || ends_with(file, ".tgz.prov")))
+	if (!storage_filename_valid(file) || !(ends_with(file, ".tgz") || prov))
 		return cd_fail(err, CD_ENOTFOUND, "not found");
-	if (!storage_exists(r->cfg->storage_root, r->repo, file, &st))
-		return cd_fail(err, CD_ENOTFOUND, "not found");
-	respond_accel(r, req_printf(r, ACCEL_PREFIX "/%s/%s%s%s",
-	                            st.size <= SMALL_FILE_MAX ? "charts-small" : "charts",
-	                            r->repo, r->repo[0] ? "/" : "", file));
+	cd_rc rc = storage_read(r->cfg->storage_root, r->repo, file, SMALL_FILE_MAX, &data, &len,
+	                        &st, err);
+	if (rc == CD_OK) {
+		respond_file(r, prov ? "application/pgp-signature" : "application/gzip", data, len,
+		             st.mtime_ns);
+		free(data);
+		return CD_OK;
+	}
+	if (rc != CD_ETOOBIG)
+		return rc == CD_ENOTFOUND ? cd_fail(err, CD_ENOTFOUND, "not found") : rc;
+	respond_accel(r, req_printf(r, ACCEL_PREFIX "/charts/%s%s%s", r->repo, r->repo[0] ? "/" : "",
+	                            file));
 	return CD_OK;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jarena.h"
@@ -362,12 +363,14 @@ static const char *reason(int status)
 	case 200: return "OK";
 	case 201: return "Created";
 	case 204: return "No Content";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
 	case 413: return "Payload Too Large";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
@@ -428,6 +431,106 @@ void respond_body(struct req *r, int status, const char *content_type,
 		FCGX_PutStr(body, (int)len, r->fx->out);
 }
 
+#define HTTP_DATE_FORMAT "%a, %d %b %Y %H:%M:%S GMT"
+
+/* A request header only respond_file reads, looked up when needed. */
+static const char *header_param(const struct req *r, const char *cgi_name)
+{
+	return r->fx != NULL ? FCGX_GetParam(cgi_name, r->fx->envp) : NULL;
+}
+
+/* Whether the entity-tag list of an If-Match / If-None-Match header names
+ * etag ("*" names any).  weak: W/ prefixes are ignored (RFC 9110 8.8.3.2:
+ * If-None-Match compares weakly, If-Match strongly). */
+static bool etag_listed(const char *list, const char *etag, bool weak)
+{
+	size_t elen = strlen(etag);
+	const char *p = list;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return true;
+		bool is_weak = strncmp(p, "W/", 2) == 0;
+		if (is_weak)
+			p += 2;
+		if (*p != '"')
+			return false; /* not a list of entity-tags: no match */
+		const char *end = strchr(p + 1, '"');
+		if (end == NULL)
+			return false;
+		size_t n = (size_t)(end + 1 - p);
+		if ((weak || !is_weak) && n == elen && memcmp(p, etag, n) == 0)
+			return true;
+		p = end + 1;
+	}
+	return false;
+}
+
+/* An HTTP-date (IMF-fixdate) as seconds since the epoch; -1 if it is not one. */
+static long long http_date_parse(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	const char *end = s ? strptime(s, HTTP_DATE_FORMAT, &tm) : NULL;
+	if (end == NULL || *end != '\0')
+		return -1;
+	return (long long)timegm(&tm);
+}
+
+/* The status the request's preconditions give a file with these validators:
+ * 200 to send it, 304 or 412 (RFC 9110 section 13.2.2).  As nginx's static
+ * handler: If-Modified-Since must equal Last-Modified ("if_modified_since
+ * exact"), and it counts only without If-None-Match. */
+static int precondition_status(const struct req *r, const char *etag, long long mtime)
+{
+	const char *if_match = header_param(r, "HTTP_IF_MATCH");
+	const char *if_unmodified = header_param(r, "HTTP_IF_UNMODIFIED_SINCE");
+	const char *if_none_match = header_param(r, "HTTP_IF_NONE_MATCH");
+	const char *if_modified = header_param(r, "HTTP_IF_MODIFIED_SINCE");
+
+	if (if_match != NULL && !etag_listed(if_match, etag, false))
+		return 412;
+	if (if_match == NULL && if_unmodified != NULL) {
+		long long t = http_date_parse(if_unmodified);
+		if (t >= 0 && mtime > t)
+			return 412;
+	}
+	if (if_none_match != NULL)
+		return etag_listed(if_none_match, etag, true) ? 304 : 200;
+	if (if_modified != NULL && http_date_parse(if_modified) == mtime)
+		return 304;
+	return 200;
+}
+
+void respond_file(struct req *r, const char *content_type, const void *data, size_t len,
+                  int64_t mtime_ns)
+{
+	if (r->responded)
+		return;
+	time_t mtime = (time_t)(mtime_ns / 1000000000);
+	struct tm tm;
+	char date[64], etag[48];
+	if (gmtime_r(&mtime, &tm) == NULL || strftime(date, sizeof date, HTTP_DATE_FORMAT, &tm) == 0)
+		date[0] = '\0';
+	snprintf(etag, sizeof etag, "\"%llx-%zx\"", (unsigned long long)mtime, len);
+
+	int status = precondition_status(r, etag, (long long)mtime);
+	if (status == 412) {
+		static const char body[] = "{\"error\":\"precondition failed\"}";
+		respond_body(r, 412, "application/json; charset=utf-8", body, sizeof body - 1);
+		return;
+	}
+	send_common(r, status);
+	if (status == 200)
+		out_printf(r, "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type, len);
+	if (date[0] != '\0')
+		out_printf(r, "Last-Modified: %s\r\n", date);
+	out_printf(r, "ETag: %s\r\nCache-Control: no-cache\r\n\r\n", etag);
+	if (status == 200 && r->method != M_HEAD && len > 0)
+		FCGX_PutStr(data, (int)len, r->fx->out);
+}
+
 void respond_start(struct req *r, int status, const char *content_type)
 {
 	if (r->responded)
@@ -486,5 +589,6 @@ void respond_accel(struct req *r, const char *uri)
 		return;
 	}
 	send_common(r, 200);
+	r->accel = true;
 	out_printf(r, "X-Accel-Redirect: %s\r\n\r\n", uri);
 }

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "authfail.h"
 #include "cd_err.h"
 #include "config.h"
@@ -15,6 +16,7 @@
 #define REQ_MAX_SEGMENTS 16
 #define REQ_ID_MAX 64
 
+struct conns;
 struct fcgi_options;
 struct metrics;
 
@@ -27,6 +29,11 @@ struct app {
 	struct auth *auth;
 	struct authfail authfail;         /* failed logins per client address;
 	                                   * zeroed is empty */
+	struct conns *conns;              /* parked keep-alive connections;
+	                                   * NULL in tests */
+	void (*follow_db)(struct app *);  /* before a handler that reads the
+	                                   * database: reopens it if the indexer
+	                                   * replaced the file; NULL in tests */
 };
 
 enum req_method {
@@ -75,6 +82,8 @@ struct req {
 	/* Response state, for the log line. */
 	int status;
 	bool responded;
+	bool accel;                     /* X-Accel-Redirect: nginx drops the
+	                                 * connection after it */
 	char error[160];                /* the error message sent, for 5xx logs */
 	int retry_after;                /* seconds, sent as Retry-After with a 429 */
 
@@ -127,6 +136,12 @@ void respond_body(struct req *r, int status, const char *content_type,
                   const char *body, size_t len);
 /* Hands the request to nginx's internal location uri (X-Accel-Redirect). */
 void respond_accel(struct req *r, const char *uri);
+/* A stored file's bytes as a 200 body, with the validators nginx's static
+ * handler would send for it (ETag "<mtime hex>-<size hex>", Last-Modified)
+ * and Cache-Control: no-cache, so that a client cannot tell this from an
+ * X-Accel-Redirect to the same file. */
+void respond_file(struct req *r, const char *content_type, const void *data, size_t len,
+                  int64_t mtime_ns);
 /* A response whose body follows in pieces: respond_start sends the status
  * and headers (no Content-Length), respond_write each piece (nothing for
  * HEAD).  A failure after respond_start can only cut the body short. */

@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "authfail.h"
+#include "conns.h"
 #include "handlers.h"
 #include "log.h"
 #include "options.h"
@@ -22,15 +23,15 @@
 static const struct route routes[] = {
 	/* Before any repo route, so /health is never read as a repo. */
 	{ M_GET | M_HEAD, "", RF_NO_REPO | RF_AUTH_READ, h_root, "root" },
-	{ M_GET | M_HEAD, "health", RF_NO_REPO | RF_HEALTH, h_health, "health" },
-	{ M_GET | M_HEAD, "info", RF_NO_REPO, h_info, "info" },
+	{ M_GET | M_HEAD, "health", RF_NO_REPO | RF_HEALTH | RF_QUICK, h_health, "health" },
+	{ M_GET | M_HEAD, "info", RF_NO_REPO | RF_QUICK, h_info, "info" },
 	{ M_GET | M_HEAD, "metrics", RF_NO_REPO | RF_AUTH_READ | RF_METRICS, h_metrics, "metrics" },
 
 	{ M_GET | M_HEAD, "charts", RF_API | RF_AUTH_READ, h_api_list, "api_charts" },
 	{ M_POST, "charts", RF_API | RF_AUTH_WRITE | RF_UPLOAD, h_upload_chart, "api_upload_chart" },
 	{ M_POST, "prov", RF_API | RF_AUTH_WRITE | RF_UPLOAD, h_upload_prov, "api_upload_prov" },
-	{ M_GET | M_HEAD, "charts/:name", RF_API | RF_AUTH_READ, h_api_chart, "api_chart" },
-	{ M_GET | M_HEAD, "charts/:name/:version", RF_API | RF_AUTH_READ, h_api_version,
+	{ M_GET | M_HEAD, "charts/:name", RF_API | RF_AUTH_READ | RF_QUICK, h_api_chart, "api_chart" },
+	{ M_GET | M_HEAD, "charts/:name/:version", RF_API | RF_AUTH_READ | RF_QUICK, h_api_version,
 	  "api_chart_version" },
 	{ M_DELETE, "charts/:name/:version", RF_API | RF_AUTH_WRITE | RF_DELETE, h_api_delete,
 	  "api_delete" },
@@ -40,8 +41,8 @@ static const struct route routes[] = {
 	  "api_values" },
 
 	{ M_GET | M_HEAD, "index.yaml", RF_AUTH_READ, h_index, "index" },
-	{ M_GET | M_HEAD, "charts/:file", RF_AUTH_READ, h_chart_file, "chart_file" },
-	{ M_GET | M_HEAD, "artifacthub-repo.yml", RF_AUTH_READ | RF_AHUB, h_artifacthub,
+	{ M_GET | M_HEAD, "charts/:file", RF_AUTH_READ | RF_QUICK | RF_NO_DB, h_chart_file, "chart_file" },
+	{ M_GET | M_HEAD, "artifacthub-repo.yml", RF_AUTH_READ | RF_AHUB | RF_QUICK, h_artifacthub,
 	  "artifacthub" },
 };
 
@@ -246,5 +247,11 @@ cd_rc route_dispatch(struct req *r, cd_err *err)
 	rc = route_authorise(r, rt, err);
 	if (rc != CD_OK)
 		return rc;
+	/* Requests nginx sends on parked connections meanwhile would wait for
+	 * this one: let them go elsewhere. */
+	if (!(rt->flags & RF_QUICK))
+		conns_release(r->app->conns);
+	if (!(rt->flags & RF_NO_DB) && r->app->follow_db != NULL)
+		r->app->follow_db(r->app);
 	return rt->fn(r, err);
 }

@@ -17,6 +17,10 @@ enum route_flag {
 	RF_AHUB = 1 << 6,       /* only with ARTIFACT_HUB_REPO_ID */
 	RF_UPLOAD = 1 << 7,     /* counted as an upload in the metrics */
 	RF_HEALTH = 1 << 8,     /* logged only with LOG_HEALTH */
+	RF_QUICK = 1 << 9,      /* answers at once: the worker keeps its parked
+	                         * connections (fcgi/conns.h) while it runs */
+	RF_NO_DB = 1 << 10,     /* never reads the database: no check that the
+	                         * worker's connection is still the current file */
 };
 
 /* A handler answers the request itself and returns CD_OK, or returns an

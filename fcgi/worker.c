@@ -1,8 +1,9 @@
-/* worker.c — the FastCGI accept loop of one prefork worker.
+/* worker.c — the request loop of one prefork worker.
  *
- * SIGTERM and SIGINT are only deliverable while the worker waits in
- * accept (FCGI_FAIL_ACCEPT_ON_INTR makes that wait return); during a
- * request they stay blocked, so a stop never cuts a response in half. */
+ * The worker picks its connections itself (conns.h) and hands each to
+ * libfcgi, which reads the request from it.  SIGTERM and SIGINT are only
+ * deliverable while the worker waits for a connection; during a request
+ * they stay blocked, so a stop never cuts a response in half. */
 #include "worker.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <fcgiapp.h>
 
 #include "auth.h"
+#include "conns.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -51,8 +53,11 @@ static void log_path(const char *path, char *out, size_t sz)
 }
 
 /* One request from parse to the log line; all its memory is released by
- * the req_end at the bottom. */
-static void serve(struct app *app, FCGX_Request *fx)
+ * the req_end at the bottom.  Returns whether the connection may carry
+ * nginx's next request: only GETs are sent on kept connections
+ * (nginx/chartdepot.conf.in), and nginx drops the connection after an
+ * X-Accel-Redirect whatever the worker does. */
+static bool serve(struct app *app, FCGX_Request *fx)
 {
 	struct req r;
 	cd_err err;
@@ -89,7 +94,9 @@ static void serve(struct app *app, FCGX_Request *fx)
 	} else
 		log_debug("%s %s -> %d id=%s %.1fms", r.method_name, path, r.status,
 		          r.request_id, ms);
+	bool reusable = r.method == M_GET && !r.accel;
 	req_end(&r);
+	return reusable;
 }
 
 /* The database file a connection was opened on. */
@@ -122,11 +129,18 @@ static cd_rc open_db(const struct cd_config *cfg, struct store **s, struct db_id
 	return CD_OK;
 }
 
+/* The file this worker's connection is on (one worker per process). */
+static struct db_identity worker_db_id;
+
 /* When the indexer has moved a damaged database aside and made a new one,
  * this connection still points at the old file: reopen on the new one
- * (one stat per request; keeps the old connection if the new one fails). */
-static void follow_db(const struct cd_config *cfg, struct store **s, struct db_identity *id)
+ * (one stat per request that reads the database; keeps the old connection
+ * if the new one fails).  app->follow_db. */
+static void follow_db(struct app *app)
 {
+	const struct cd_config *cfg = app->cfg;
+	struct store **s = &app->store;
+	struct db_identity *id = &worker_db_id;
 	struct stat st;
 	if (stat(cfg->db_path, &st) != 0 || (st.st_dev == id->dev && st.st_ino == id->ino))
 		return;
@@ -147,14 +161,34 @@ static void follow_db(const struct cd_config *cfg, struct store **s, struct db_i
  * until nginx closes too) so that a TCP reset cannot destroy a response
  * that nginx has not read yet.  A reset only happens when unread input
  * is left in our receive buffer; nginx sends nothing after the end of
- * FCGI_STDIN (no keep-alive, no abort records), so once req_end has read
- * stdin to its end the plain close of a detached request is just as safe,
- * and the worker takes the next connection at once instead of idling until
- * nginx has read the response and closed its end. */
-static void close_plainly_if_drained(FCGX_Request *fx)
+ * FCGI_STDIN but its next request on a kept connection, and that only once
+ * it has read the whole response (it retries a GET whose kept connection
+ * was reset).  So once req_end has read stdin to its end the plain close of
+ * a detached request is just as safe, and the worker takes the next
+ * connection at once instead of idling until nginx closes its end. */
+static bool input_drained(FCGX_Request *fx)
 {
-	if (fx->in != NULL && FCGX_HasSeenEOF(fx->in) == EOF && FCGX_GetError(fx->in) == 0)
-		FCGX_Detach(fx);
+	return fx->in != NULL && FCGX_HasSeenEOF(fx->in) == EOF && FCGX_GetError(fx->in) == 0;
+}
+
+/* Ends the request on fx and parks its connection when nginx asked to keep
+ * it (FCGI_KEEP_CONN), the response allows it and no input is left over
+ * (which libfcgi would read as the next request).  keepConnection, ipcFd:
+ * libfcgi's "don't use" fields; this file and the FCGX_InitRequest below
+ * are the only places that touch them (libfcgi 2.4, as in Debian 12). */
+static void finish(FCGX_Request *fx, struct conns *conns, bool reusable)
+{
+	bool park = fx->keepConnection && reusable && input_drained(fx);
+	if (!park) {
+		fx->keepConnection = 0;
+		if (input_drained(fx))
+			FCGX_Detach(fx);
+	}
+	FCGX_Finish_r(fx);
+	if (fx->ipcFd >= 0) {
+		conns_park(conns, fx->ipcFd);
+		fx->ipcFd = -1;
+	}
 }
 
 int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
@@ -162,7 +196,7 @@ int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
 {
 	struct app app = { .cfg = cfg, .opts = opts, .metrics = metrics };
 	struct sigaction sa;
-	sigset_t stops, all;
+	sigset_t stops, all, wait_mask;
 	FCGX_Request fx;
 	cd_err err;
 	int status = 0;
@@ -182,10 +216,12 @@ int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
 	sigdelset(&all, SIGTERM);
 	sigdelset(&all, SIGINT);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
-	sigprocmask(SIG_BLOCK, &stops, NULL);
+	sigprocmask(SIG_BLOCK, &stops, &wait_mask);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
 
-	struct db_identity db_id;
-	if (open_db(cfg, &app.store, &db_id, &err) != CD_OK) {
+	app.follow_db = follow_db;
+	if (open_db(cfg, &app.store, &worker_db_id, &err) != CD_OK) {
 		log_error("cannot open the database: %s", err.msg);
 		return 1;
 	}
@@ -195,8 +231,15 @@ int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
 		store_close(app.store);
 		return 1;
 	}
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&fx, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-		log_error("cannot initialise libfcgi");
+	/* No listening socket for libfcgi: it only reads requests from the
+	 * connections conns_next gives it.  Were it to look for another one
+	 * itself (a connection closed before its request), its accept fails at
+	 * once instead of blocking a worker that has parked connections. */
+	err.msg[0] = '\0';
+	if (conns_open(listen_fd, &app.conns, &err) != CD_OK || FCGX_Init() != 0 ||
+	    FCGX_InitRequest(&fx, -1, 0) != 0) {
+		log_error("cannot initialise the FastCGI loop: %s", err.msg);
+		conns_close(app.conns);
 		auth_close(app.auth);
 		store_close(app.store);
 		return 1;
@@ -204,23 +247,26 @@ int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
 	log_debug("worker ready");
 
 	while (!worker_stop) {
-		sigprocmask(SIG_UNBLOCK, &stops, NULL);
-		int rc = worker_stop ? -EINTR : FCGX_Accept_r(&fx);
-		sigprocmask(SIG_BLOCK, &stops, NULL);
-		if (rc < 0) {
-			if (worker_stop || rc == -EINTR)
+		int fd = conns_next(app.conns, &wait_mask);
+		if (fd < 0) {
+			if (worker_stop || fd == -EINTR)
 				continue;
-			log_error("accept on the FastCGI socket failed: %s", strerror(-rc));
+			log_error("accept on the FastCGI socket failed: %s", strerror(-fd));
 			status = 1;
 			break;
 		}
-		follow_db(cfg, &app.store, &db_id);
-		serve(&app, &fx);
-		close_plainly_if_drained(&fx);
-		FCGX_Finish_r(&fx);
+		/* FCGX_Accept_r first ends the previous request and closes its
+		 * connection unless told to keep it: keep this one.  The
+		 * request's FCGI_BEGIN_REQUEST then sets keepConnection anew. */
+		fx.ipcFd = fd;
+		fx.keepConnection = 1;
+		if (FCGX_Accept_r(&fx) < 0)
+			continue; /* closed before a whole request came: libfcgi closed it */
+		finish(&fx, app.conns, serve(&app, &fx));
 	}
 
 	FCGX_Free(&fx, 1);
+	conns_close(app.conns);
 	auth_close(app.auth);
 	store_close(app.store);
 	return status;

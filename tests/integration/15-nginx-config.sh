@@ -76,7 +76,20 @@ check "the local server block and the production site come from the same templat
 # --- content every config carries
 for f in "$TMP/local.conf" "$TMP/site"; do
 	kind=$([ "$f" = "$TMP/site" ] && echo production || echo local)
-	check "$kind: FastCGI keepalive is off" grep -qE '^\s*fastcgi_keep_conn off;' "$f"
+	check "$kind: nginx asks the workers to keep connections (fastcgi_keep_conn on)" \
+		grep -qE '^\s*fastcgi_keep_conn on;' "$f"
+	check "$kind: only GETs go to the group whose connections nginx keeps" python3 - "$f" <<'PY'
+import re, sys
+conf = open(sys.argv[1]).read()
+groups = dict(re.findall(r"upstream (\w+) \{([^}]*)\}", conf))
+m = re.search(r"map \$request_method \$chartdepot_upstream \{([^}]*)\}", conf)
+rows = dict(l.split() for l in m.group(1).replace(";", "").strip().splitlines())
+kept = [g for g, body in groups.items() if "keepalive" in body]
+ok = (rows == {"GET": "chartdepot_fcgi_reads", "default": "chartdepot_fcgi"}
+      and kept == ["chartdepot_fcgi_reads"]
+      and "fastcgi_pass $chartdepot_upstream;" in conf)
+sys.exit(0 if ok else 1)
+PY
 	check "$kind: REQUEST_URI is passed raw" grep -qE '^\s*fastcgi_param REQUEST_URI\s+\$request_uri;' "$f"
 	check "$kind: client_max_body_size is ChartMuseum's 20 MiB default" grep -qE '^\s*client_max_body_size 20m;' "$f"
 	check "$kind: /@cd/charts/, /@cd/index/ and /@cd/index-gz/ are internal" \
