@@ -18,6 +18,7 @@ struct conns {
 	int listen_fd;
 	int parked[CONNS_MAX_PARKED]; /* oldest first */
 	int nparked;
+	bool tcp;                     /* FCGI_SOCKET is host:port, not a path */
 	int serving;                  /* the parked connection conns_next last
 	                               * returned, still in the epoll set (no
 	                               * event comes while no one waits), or -1 */
@@ -30,6 +31,10 @@ cd_rc conns_open(int listen_fd, struct conns **out, cd_err *err)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
 	c->listen_fd = listen_fd;
 	c->serving = -1;
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof sa;
+	c->tcp = getsockname(listen_fd, (struct sockaddr *)&sa, &len) == 0 &&
+	         (sa.ss_family == AF_INET || sa.ss_family == AF_INET6);
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
 	int fl = fcntl(listen_fd, F_GETFL);
 	/* EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all. */
@@ -100,18 +105,15 @@ void conns_park(struct conns *c, int fd)
 }
 
 /* A new connection, or -1 when another worker took it first. */
-static int accept_one(int listen_fd)
+static int accept_one(const struct conns *c)
 {
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	/* As libfcgi does for TCP: the records of a response are written as
 	 * they are made, and nothing answers them, so Nagle only delays. */
-	struct sockaddr_storage sa;
-	socklen_t len = sizeof sa;
 	int one = 1;
-	if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0 &&
-	    (sa.ss_family == AF_INET || sa.ss_family == AF_INET6))
+	if (c->tcp)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	return fd;
 }
@@ -139,7 +141,7 @@ int conns_next(struct conns *c, const sigset_t *wait_mask)
 		if (n == 0)
 			continue;
 		if (ev.data.fd == c->listen_fd) {
-			int fd = accept_one(c->listen_fd);
+			int fd = accept_one(c);
 			if (fd >= 0)
 				return fd;
 			if (!accept_error_is_transient(errno))

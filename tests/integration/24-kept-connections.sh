@@ -12,7 +12,8 @@
 #     connection is gone);
 #  D. readers on kept connections, index renders, uploads and a worker
 #     restart at once: every GET 200 with the right bytes, every upload 201,
-#     no 5xx in nginx's log.
+#     no 5xx in nginx's log;
+#  E. a TCP FastCGI socket instead of a unix one.
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/tools/rel.sh"
 
@@ -116,5 +117,15 @@ check "no 5xx in nginx's access log" \
 http "${auth[@]}" "$BASE/api/charts"
 check "the 40 uploads and the small chart are listed" \
 	python3 -c "import json,sys; d=json.load(open('$LAST_BODY')); sys.exit(0 if len(d) == 41 else 1)"
+
+# --- E: the same over TCP (FCGI_SOCKET=host:port; the workers set
+# TCP_NODELAY on what they accept, as libfcgi did).
+STORAGE=$TMP/storage.e STATE=$TMP/state.e
+start_stack BASIC_AUTH_USER=u BASIC_AUTH_PASS=p WORKERS=2 FCGI_SOCKET="127.0.0.1:$(free_port)" || finish
+check_status "TCP FastCGI socket: the small chart uploads" 201 "${auth[@]}" --data-binary "@$small" \
+	"$BASE/api/charts"
+check "TCP FastCGI socket: 100 GETs of it on kept connections, all 200 with its bytes" \
+	test "$(reader 100 | sort | uniq -c | awk '{$1=$1; print}')" = "100 200 $(wc -c <"$small")"
+check_status "TCP FastCGI socket: index.yaml" 200 "${auth[@]}" "$BASE/index.yaml"
 
 finish
