@@ -84,11 +84,6 @@ void conns_close(struct conns *c)
 	free(c);
 }
 
-int conns_parked(const struct conns *c)
-{
-	return c ? c->nparked : 0;
-}
-
 void conns_park(struct conns *c, int fd)
 {
 	if (c->nparked == CONNS_MAX_PARKED)

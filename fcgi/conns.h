@@ -45,7 +45,4 @@ void conns_park(struct conns *c, int fd);
  * while it does something slow.  c may be NULL. */
 void conns_release(struct conns *c);
 
-/* How many connections are parked now (for tests and logs). */
-int conns_parked(const struct conns *c);
-
 #endif

@@ -157,15 +157,7 @@ static void follow_db(struct app *app)
 	log_info("the database file was replaced: reopened it");
 }
 
-/* libfcgi ends a connection with a lingering close (shutdown, then read
- * until nginx closes too) so that a TCP reset cannot destroy a response
- * that nginx has not read yet.  A reset only happens when unread input
- * is left in our receive buffer; nginx sends nothing after the end of
- * FCGI_STDIN but its next request on a kept connection, and that only once
- * it has read the whole response (it retries a GET whose kept connection
- * was reset).  So once req_end has read stdin to its end the plain close of
- * a detached request is just as safe, and the worker takes the next
- * connection at once instead of idling until nginx closes its end. */
+/* Whether req_end has read the request's input to its end, without error. */
 static bool input_drained(FCGX_Request *fx)
 {
 	return fx->in != NULL && FCGX_HasSeenEOF(fx->in) == EOF && FCGX_GetError(fx->in) == 0;
@@ -179,6 +171,15 @@ static bool input_drained(FCGX_Request *fx)
 static void finish(FCGX_Request *fx, struct conns *conns, bool reusable)
 {
 	bool park = fx->keepConnection && reusable && input_drained(fx);
+	/* libfcgi ends a connection with a lingering close (shutdown, then read
+	 * until nginx closes too) so that a TCP reset cannot destroy a response
+	 * that nginx has not read yet.  A reset only happens when unread input
+	 * is left in our receive buffer; nginx sends nothing after the end of
+	 * FCGI_STDIN but its next request on a kept connection, and that only once
+	 * it has read the whole response (it retries a GET whose kept connection
+	 * was reset).  So once req_end has read stdin to its end the plain close of
+	 * a detached request is just as safe, and the worker takes the next
+	 * connection at once instead of idling until nginx closes its end. */
 	if (!park) {
 		fx->keepConnection = 0;
 		if (input_drained(fx))

@@ -15,6 +15,7 @@
 
 #include "index.h"
 #include "jarena.h"
+#include "storage.h"
 #include "threads.h"
 
 /* The hash threads' nice value above the process's.  When the single
@@ -97,22 +98,6 @@ static void keep_meta_outside_arena(struct hash_result *r)
 	}
 }
 
-/* Concatenates n parts into out (size bytes); false when they do not fit.
- * Per file of a cold index, where snprintf's format parsing showed up. */
-static bool path_join(char *out, size_t size, const char *const *parts, size_t n)
-{
-	size_t len = 0;
-	for (size_t i = 0; i < n; i++) {
-		size_t l = strlen(parts[i]);
-		if (l >= size - len)
-			return false;
-		memcpy(out + len, parts[i], l);
-		len += l;
-	}
-	out[len] = '\0';
-	return true;
-}
-
 /* Reads the file of job into *buf (grown as needed) and fills r; rootfd
  * is the pass's descriptor of the storage root (-1: use the path). */
 static void pool_hash(struct pool *p, int rootfd, struct hash_job *job, char **buf,
@@ -121,7 +106,7 @@ static void pool_hash(struct pool *p, int rootfd, struct hash_job *job, char **b
 	char path[PATH_MAX];
 	const char *parts[] = { rootfd >= 0 ? "" : p->root, rootfd >= 0 ? "" : "/", job->repo,
 		                job->repo[0] ? "/" : "", job->file };
-	if (!path_join(path, sizeof path, parts, sizeof parts / sizeof parts[0])) {
+	if (!storage_join(path, sizeof path, parts, sizeof parts / sizeof parts[0])) {
 		r->kind = HASH_BAD;
 		snprintf(r->reason, sizeof r->reason, "path too long");
 		return;

@@ -520,15 +520,17 @@ bool storage_exists(const char *root, const char *repo, const char *file,
 	return ok;
 }
 
-/* "<a>/<b>" into out; false when it does not fit. */
-static bool path_join2(char *out, size_t sz, const char *a, const char *b)
+bool storage_join(char *out, size_t size, const char *const *parts, size_t n)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	if (la + 1 + lb + 1 > sz)
-		return false;
-	memcpy(out, a, la);
-	out[la] = '/';
-	memcpy(out + la + 1, b, lb + 1);
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(parts[i]);
+		if (l >= size - len)
+			return false;
+		memcpy(out + len, parts[i], l);
+		len += l;
+	}
+	out[len] = '\0';
 	return true;
 }
 
@@ -544,7 +546,8 @@ static int open_file(const char *root, const char *repo, const char *file, struc
 	 * the opened root does (file has no '/', and O_NOFOLLOW guards its
 	 * last component as it does there), with two system calls less: a
 	 * worker serves small files this way (fcgi/h_repo.c). */
-	if (repo[0] == '\0' && path_join2(path, sizeof path, root, file)) {
+	const char *parts[] = { root, "/", file };
+	if (repo[0] == '\0' && storage_join(path, sizeof path, parts, sizeof parts / sizeof parts[0])) {
 		fd = open(path, flags);
 		e = errno;
 	} else {

@@ -123,6 +123,11 @@ cd_rc storage_read(const char *root, const char *repo, const char *file,
                    size_t max, void **data, size_t *len, struct storage_stat *st,
                    cd_err *err);
 
+/* Concatenates n parts into out (size bytes); false when they do not fit.
+ * For paths made per file or per request, where snprintf's format parsing
+ * showed up in profiles (the indexer's hash threads, small-file reads). */
+bool storage_join(char *out, size_t size, const char *const *parts, size_t n);
+
 /* "<root>/<repo>/<file>" or "<root>/<file>", malloc'd; file NULL or ""
  * gives the repo directory.  NULL when repo or file is not valid. */
 char *storage_path(const char *root, const char *repo, const char *file);
