@@ -235,6 +235,23 @@ check_status() {
 	fi
 }
 
+# check_uploads "desc" URL FILE... [-- curl-args...]: every FILE POSTed to URL
+# (with the curl arguments after --, e.g. credentials) answers 201.
+check_uploads() {
+	local desc=$1 url=$2 f bad=0 files=()
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		files+=("$1")
+		shift
+	done
+	[ $# -eq 0 ] || shift
+	for f in "${files[@]}"; do
+		http "$@" --data-binary "@$f" "$url"
+		[ "$LAST_STATUS" = 201 ] || bad=$((bad + 1))
+	done
+	check "$desc" test "$bad" -eq 0
+}
+
 # check_body_contains "desc" NEEDLE curl-args...: the body holds NEEDLE.
 check_body_contains() {
 	local desc=$1 needle=$2

@@ -54,36 +54,28 @@ check "... on a connection nginx does not keep (it drops it after a HEAD)" test 
 check_status "GET index.yaml again" 200 "${auth[@]}" "$BASE/index.yaml"
 wait_until 10 test "$(worker_conns)" -eq 0
 make_tiny_charts "$TMP/up" $(for i in $(seq 1 20); do echo "up$i:1.0.0"; done)
-bad=0
-for f in "$TMP"/up/*.tgz; do
-	http "${auth[@]}" --data-binary "@$f" "$BASE/api/charts"
-	[ "$LAST_STATUS" = 201 ] || bad=$((bad + 1))
-done
-check "20 uploads answer 201" test "$bad" -eq 0
+check_uploads "20 uploads answer 201" "$BASE/api/charts" "$TMP"/up/*.tgz -- "${auth[@]}"
 wait_until 10 test "$(worker_conns)" -eq 0
 check "... and leave no connection open" test "$(worker_conns)" -eq 0
 
 # --- C: the worker holding parked connections dies or stops.
 curl -s "${auth[@]}" -o /dev/null "$BASE/charts/small-1.0.0.tgz" -o /dev/null "$BASE/charts/small-1.0.0.tgz"
 check "a connection is parked before the kill" test "$(worker_conns)" -ge 1
-old=$(fcgi_workers)
-kill -KILL "$old"
-wait_until 15 sh -c "w=\$(ps -o pid= --ppid $(fcgi_master) | tr -d ' '); [ -n \"\$w\" ] && [ \"\$w\" != $old ]"
-bad=0
-for _ in $(seq 1 20); do
-	http "${auth[@]}" "$BASE/charts/small-1.0.0.tgz"
-	[ "$LAST_STATUS" = 200 ] && cmp -s "$LAST_BODY" "$small" || bad=$((bad + 1))
-done
-check "after SIGKILL of the parked worker the next 20 GETs answer 200 with the bytes" test "$bad" -eq 0
-old=$(fcgi_workers)
-kill -TERM "$old"
-wait_until 15 sh -c "w=\$(ps -o pid= --ppid $(fcgi_master) | tr -d ' '); [ -n \"\$w\" ] && [ \"\$w\" != $old ]"
-bad=0
-for _ in $(seq 1 20); do
-	http "${auth[@]}" "$BASE/charts/small-1.0.0.tgz"
-	[ "$LAST_STATUS" = 200 ] && cmp -s "$LAST_BODY" "$small" || bad=$((bad + 1))
-done
-check "after SIGTERM of the parked worker the next 20 GETs answer 200 with the bytes" test "$bad" -eq 0
+# stop_worker SIG: sends SIG to the one worker, waits for the master to
+# replace it, then checks that the next 20 GETs answer 200 with the bytes.
+stop_worker() {
+	local old bad=0
+	old=$(fcgi_workers)
+	kill "-$1" "$old"
+	wait_until 15 sh -c "w=\$(ps -o pid= --ppid $(fcgi_master) | tr -d ' '); [ -n \"\$w\" ] && [ \"\$w\" != $old ]"
+	for _ in $(seq 1 20); do
+		http "${auth[@]}" "$BASE/charts/small-1.0.0.tgz"
+		[ "$LAST_STATUS" = 200 ] && cmp -s "$LAST_BODY" "$small" || bad=$((bad + 1))
+	done
+	check "after SIG$1 of the parked worker the next 20 GETs answer 200 with the bytes" test "$bad" -eq 0
+}
+stop_worker KILL
+stop_worker TERM
 
 # --- D: everything at once, two workers, a new storage directory.
 STORAGE=$TMP/storage.d STATE=$TMP/state.d

@@ -14,12 +14,7 @@ done
 make_tiny_charts "$TMP/charts" "${specs[@]}"
 
 start_stack CACHE_INTERVAL=1h || finish
-bad=0
-for f in "$TMP"/charts/*.tgz; do
-	http --data-binary "@$f" "$BASE/api/charts"
-	[ "$LAST_STATUS" = 201 ] || bad=$((bad + 1))
-done
-check "20 charts upload" test "$bad" -eq 0
+check_uploads "20 charts upload" "$BASE/api/charts" "$TMP"/charts/*.tgz
 # A db with many pages, so damage in the middle hits data, not the header.
 mapfile -t bulk < <(for i in $(seq 1 300); do echo "bulk$i:1.0.0"; done)
 make_tiny_charts "$TMP/bulk" "${bulk[@]}"

@@ -38,12 +38,8 @@ for i in $(seq 0 15); do
 	for k in $(seq 0 $((PER - 1))); do specs+=("up$i:1.0.$k" "del$i:1.0.$k"); done
 done
 make_tiny_charts "$TMP/charts" "${specs[@]}"
-bad=0
-for f in "$TMP"/charts/keep-*.tgz "$TMP"/charts/del*.tgz; do
-	http --data-binary "@$f" "$BASE/api/charts"
-	[ "$LAST_STATUS" = 201 ] || bad=$((bad + 1))
-done
-check "the $((16 * PER + 1)) charts to delete or keep upload first" test "$bad" -eq 0
+check_uploads "the $((16 * PER + 1)) charts to delete or keep upload first" "$BASE/api/charts" \
+	"$TMP"/charts/keep-*.tgz "$TMP"/charts/del*.tgz
 
 race mixed "$BASE" "$TMP/charts" 16 16 32 "$PER"
 

@@ -69,12 +69,7 @@ for i, mib in enumerate([1, 2, 4]):
             t.addfile(ti, io.BytesIO(data))
     open("%s/%s-1.0.0.tgz" % (sys.argv[1], name), "wb").write(buf.getvalue())
 PY
-bad=0
-for f in "$TMP"/charts/*.tgz; do
-	http --data-binary "@$f" "$BASE/api/charts"
-	[ "$LAST_STATUS" = 201 ] || bad=$((bad + 1))
-done
-check "33 charts upload" test "$bad" -eq 0
+check_uploads "33 charts upload" "$BASE/api/charts" "$TMP"/charts/*.tgz
 python3 - "$TMP/charts" "$TMP/expect.json" <<'PY'
 import hashlib, json, os, sys
 d = sys.argv[1]

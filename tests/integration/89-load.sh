@@ -20,12 +20,7 @@ auth=(-u u:p)
 specs=()
 for n in $(seq 1 40); do for v in 1 2 3 4 5; do specs+=("app$n:1.$v.0"); done; done
 make_tiny_charts "$TMP/charts" "${specs[@]}"
-bad=0
-for f in "$TMP"/charts/*.tgz; do
-	http "${auth[@]}" --data-binary "@$f" "$BASE/api/charts"
-	[ "$LAST_STATUS" = 201 ] || bad=$((bad + 1))
-done
-check "200 charts upload before the run" test "$bad" -eq 0
+check_uploads "200 charts upload before the run" "$BASE/api/charts" "$TMP"/charts/*.tgz -- "${auth[@]}"
 mapfile -t writes < <(for i in $(seq 1 2000); do echo "w$i:0.1.0"; done)
 make_tiny_charts "$TMP/writes" "${writes[@]}"
 
