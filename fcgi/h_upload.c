@@ -222,13 +222,13 @@ static void prune_versions(struct req *r, const char *name)
 	free(x.file);
 }
 
-/* Stores the archive and its row.  Create-only: publish first (link(2)
- * decides between racing uploads), then the row; a refused row takes the
- * file back.  Overwrite: the row, then the file, then the commit, all in
- * one write transaction of the index.  A refused commit (507 on a full
- * state disk) puts the old file back, so nothing changes; and no other
- * writer (the indexer) can look at the old file beside the committed row
- * and write its digest back. */
+/* Stores the archive and its row in one write transaction of the index:
+ * the row, then the file's name (create-only: link(2), which decides
+ * between racing uploads; overwrite: an exchange that keeps the old file),
+ * then the commit, then the directory's fsync.  No other writer (the
+ * indexer) can see the new file without its row, or the old file beside
+ * the committed row, so none writes a row of its own.  A refused row or
+ * commit (507 on a full state disk) takes the name back: nothing changes. */
 static cd_rc save_chart(struct req *r, struct upload *u, bool overwrite, cd_err *err)
 {
 	const struct cd_config *cfg = r->cfg;
@@ -238,10 +238,6 @@ static cd_rc save_chart(struct req *r, struct upload *u, bool overwrite, cd_err 
 	                         u->chart_len, &staged, err);
 	if (rc != CD_OK)
 		return rc;
-	if (!overwrite && (rc = storage_publish(&staged, u->chart_file, false, err)) != CD_OK) {
-		storage_discard(&staged);
-		return rc;
-	}
 	index_now_rfc3339(created);
 	struct store_chart c = {
 		.repo = r->repo,
@@ -253,19 +249,19 @@ static cd_rc save_chart(struct req *r, struct upload *u, bool overwrite, cd_err 
 		.meta = u->ci.meta,
 	};
 	memcpy(c.digest, u->digest, sizeof c.digest);
-	if (!overwrite) {
-		rc = store_put(r->app->store, &c, cfg->chart_url, err);
-		if (rc != CD_OK)
-			(void)storage_remove(cfg->storage_root, r->repo, u->chart_file, NULL);
-	} else if ((rc = store_begin(r->app->store, err)) == CD_OK) {
+	if ((rc = store_begin(r->app->store, err)) == CD_OK) {
 		rc = store_put(r->app->store, &c, cfg->chart_url, err);
 		if (rc == CD_OK)
-			rc = storage_replace(&staged, u->chart_file, err);
+			rc = overwrite ? storage_replace(&staged, u->chart_file, err)
+			               : storage_create(&staged, u->chart_file, err);
 		if (rc == CD_OK && (rc = store_commit(r->app->store, err)) != CD_OK) {
 			cd_rc back = storage_unpublish(&staged, u->chart_file, NULL);
-			log_warn("overwrite of %s%s%s not committed (%s): %s", r->repo,
-			         r->repo[0] ? "/" : "", u->chart_file, err->msg,
-			         back == CD_OK ? "the old file is back" : "the new file stays");
+			log_warn("%s of %s%s%s not committed (%s): %s",
+			         overwrite ? "overwrite" : "upload", r->repo, r->repo[0] ? "/" : "",
+			         u->chart_file, err->msg,
+			         back != CD_OK ? "the new file stays"
+			         : overwrite   ? "the old file is back"
+			                       : "the new file is removed");
 		}
 		if (rc != CD_OK)
 			store_rollback(r->app->store);

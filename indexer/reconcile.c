@@ -658,6 +658,14 @@ static void check_file(struct pass *p, const char *repo, const char *file)
 	ensure_registered(ix, repo);
 	if (!check_servable_name(p, repo, file, &st, true))
 		return;
+	/* As in scan_repo, a row with the file's identity is current.  Every
+	 * upload lands here (its own link or rename event) after the worker
+	 * wrote that row: reading the archive again would cost the daemon a
+	 * gunzip per upload, on the cores the uploads need. */
+	if (store_has_file(ix->s, repo, file, &st)) {
+		p->ps->unchanged++;
+		return;
+	}
 	if (store_is_known_bad(ix->s, repo, file, &st)) {
 		p->ps->bad++;
 		return;
@@ -765,7 +773,8 @@ static void handle_chart(struct pass *p, struct hash_result *r)
 	struct storage_stat est;
 	if (strcmp(ex.file, file) == 0) {
 		/* The same file: rewrite only when it really changed (an upload
-		 * the worker already indexed comes through here unchanged). */
+		 * whose event came before the worker's row committed comes
+		 * through here unchanged). */
 		if (!same_identity(&ex.st, &r->st) || strcmp(ex.digest, r->digest) != 0)
 			w_put(ix, repo, r);
 		p->ps->indexed++;

@@ -299,7 +299,9 @@ cd_rc storage_stage(const char *root, const char *repo, const char *file,
 	return CD_OK;
 }
 
-cd_rc storage_publish(struct storage_staged *s, const char *file, bool overwrite, cd_err *err)
+/* Gives the staged file its name (see storage_publish), without the
+ * directory's fsync. */
+static cd_rc name_file(struct storage_staged *s, const char *file, bool overwrite, cd_err *err)
 {
 	char proc[64];
 	int r;
@@ -324,9 +326,23 @@ cd_rc storage_publish(struct storage_staged *s, const char *file, bool overwrite
 		return fs_fail(err, errno, "publish the file");
 	}
 	s->tmp[0] = '\0'; /* the name is the file's now */
-	if (fsync(s->dirfd) != 0)
-		return fs_fail(err, errno, "sync the repository directory");
 	return CD_OK;
+}
+
+cd_rc storage_publish(struct storage_staged *s, const char *file, bool overwrite, cd_err *err)
+{
+	cd_rc rc = name_file(s, file, overwrite, err);
+	if (rc == CD_OK && fsync(s->dirfd) != 0)
+		return fs_fail(err, errno, "sync the repository directory");
+	return rc;
+}
+
+cd_rc storage_create(struct storage_staged *s, const char *file, cd_err *err)
+{
+	cd_rc rc = name_file(s, file, false, err);
+	if (rc == CD_OK)
+		s->replaced = STAGED_CREATED;
+	return rc;
 }
 
 void storage_discard(struct storage_staged *s)

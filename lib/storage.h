@@ -87,7 +87,15 @@ void storage_discard(struct storage_staged *s);
  * so that the directory's fsync is not made while the index is locked. */
 cd_rc storage_replace(struct storage_staged *s, const char *file, cd_err *err);
 
-/* Fsyncs the directory of a file storage_replace published or
+/* The create-only counterpart of storage_replace: makes the staged file
+ * visible as file unless that name exists (CD_EEXIST, nothing changed).
+ * A caller holding the index's write transaction across this call and its
+ * commit leaves no moment in which another writer of the index sees the
+ * file without its row.  storage_unpublish takes it back; storage_sync
+ * after the commit makes it durable. */
+cd_rc storage_create(struct storage_staged *s, const char *file, cd_err *err);
+
+/* Fsyncs the directory of a file storage_replace or storage_create published or
  * storage_set_aside moved (nothing when there is none).  Before it, a
  * crash may bring the old name back; the index then follows storage at
  * the next start, and no client was answered yet. */

@@ -136,6 +136,7 @@ enum stmt_id {
 	ST_BAD_PUT,
 	ST_BAD_DEL,
 	ST_BAD_GET,
+	ST_FILE_KNOWN,
 	ST__COUNT
 };
 
@@ -175,6 +176,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BAD_DEL] = "DELETE FROM badfile WHERE repo = ?1 AND file = ?2",
 	[ST_BAD_GET] = "SELECT 1 FROM badfile WHERE repo = ?1 AND file = ?2 AND size = ?3"
 	               " AND mtime_ns = ?4 AND ino = ?5",
+	[ST_FILE_KNOWN] = "SELECT 1 FROM chart WHERE repo = ?1 AND file = ?2 AND size = ?3"
+	                  " AND mtime_ns = ?4 AND ino = ?5",
 };
 
 struct store {
@@ -1678,10 +1681,11 @@ cd_rc store_put_bad_file(struct store *s, const char *repo, const char *file,
 	return run(s, q, err, "remember an invalid file");
 }
 
-bool store_is_known_bad(struct store *s, const char *repo, const char *file,
-                        const struct storage_stat *st)
+/* Whether statement id (repo, file, size, mtime_ns, ino) finds a row. */
+static bool identity_known(struct store *s, enum stmt_id id, const char *repo,
+                           const char *file, const struct storage_stat *st)
 {
-	sqlite3_stmt *q = stmt(s, ST_BAD_GET, NULL);
+	sqlite3_stmt *q = stmt(s, id, NULL);
 	if (q == NULL)
 		return false;
 	bind_text(q, 1, repo);
@@ -1692,4 +1696,16 @@ bool store_is_known_bad(struct store *s, const char *repo, const char *file,
 	bool known = sqlite3_step(q) == SQLITE_ROW;
 	done(q);
 	return known;
+}
+
+bool store_has_file(struct store *s, const char *repo, const char *file,
+                    const struct storage_stat *st)
+{
+	return identity_known(s, ST_FILE_KNOWN, repo, file, st);
+}
+
+bool store_is_known_bad(struct store *s, const char *repo, const char *file,
+                        const struct storage_stat *st)
+{
+	return identity_known(s, ST_BAD_GET, repo, file, st);
 }

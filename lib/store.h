@@ -194,6 +194,12 @@ cd_rc store_each_file(struct store *s, const char *repo,
                       int (*fn)(const char *file, const struct storage_stat *st, void *ctx),
                       void *ctx, cd_err *err);
 
+/* Whether a row of repo names file with exactly this identity (the
+ * chart_ident index answers it); false on any error, so a caller that
+ * skips work on true never skips it for a failed lookup. */
+bool store_has_file(struct store *s, const char *repo, const char *file,
+                    const struct storage_stat *st);
+
 /* Files found invalid are remembered with their identity so they are
  * reported once and not re-read until they change. */
 cd_rc store_put_bad_file(struct store *s, const char *repo, const char *file,

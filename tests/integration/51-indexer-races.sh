@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Read-your-writes against the indexer's own reads.  Every upload also
-# reaches the indexer as an inotify event, and the indexer reads the file
-# again.  When the upload is overwritten or deleted while the indexer holds
-# what it read, the indexer must not write that back: the worker's answer
-# (the new digest, the version gone) must hold in every read after it.
+# reaches the indexer as an inotify event; the indexer skips it when the
+# row has the file's identity, and reads the file when it does not (here:
+# the file is touched after its upload, as a copy behind our back would
+# change it).  When the file is overwritten or deleted through the API
+# while the indexer holds what it read, the indexer must not write that
+# back: the worker's answer (the new digest, the version gone) must hold in
+# every read after it.
 #
 # The same holds for a repo directory moved into storage, which the indexer
 # loads as a first load (no rows): an upload into it while that load runs;
@@ -155,14 +158,16 @@ shell while [ ! -e $TMP/$name.reading ]; do sleep 0.01; done" || return 1
 	check_reads "$name" "from before the indexer went on"
 }
 
-upload_first() {
+# upload_touched NAME CHART FILE: uploads CHART, then touches its stored
+# FILE so that the indexer reads it (the upload's own event finds the row
+# current and reads nothing).
+upload_touched() {
 	check_status "$1: the upload the indexer is held on answers 201" 201 \
-		--data-binary "@$first" "$BASE/api/charts"
+		--data-binary "@$2" "$BASE/api/charts"
+	touch "$STORAGE/$3"
 }
-upload_doomed() {
-	check_status "$1: the upload the indexer is held on answers 201" 201 \
-		--data-binary "@$doomed" "$BASE/api/charts"
-}
+upload_first() { upload_touched "$1" "$first" racy-0.1.0.tgz; }
+upload_doomed() { upload_touched "$1" "$doomed" doomed-1.0.0.tgz; }
 INDEX_URL=$BASE/index.yaml
 
 # 1. An overwrite lands while the indexer holds the bytes it replaces.

@@ -99,6 +99,27 @@ start_stack CACHE_INTERVAL=1h || finish
 check "a chart removed while stopped is gone after start" lacks_version moved 1.0.0
 check "a chart added while stopped is there after start" has_version handmade 0.2.0
 
+# An upload reaches the indexer as an event too, but its row already has
+# the file's identity: the indexer reads none of them.  A file copied in
+# after them is read (its event comes last), so once the count of files
+# read has moved, the uploads' events have been handled.
+stop_stack || true
+start_stack CACHE_INTERVAL=1h ENABLE_METRICS=1 || finish
+hashed_total() {
+	http "$BASE/metrics" &&
+		awk '$1 == "chartdepot_indexer_files_hashed_total" { print $2 }' "$LAST_BODY"
+}
+make_tiny_charts "$TMP/up" $(for i in $(seq 1 10); do printf 'fresh:1.0.%d ' "$i"; done) sentinel:1.0.0
+hashed0=$(hashed_total)
+check_uploads "ten uploads answer 201" "$BASE/api/charts" "$TMP"/up/fresh-*.tgz
+cp "$TMP/up/sentinel-1.0.0.tgz" "$STORAGE/"
+hashed_moved() { [ "$(hashed_total)" -gt "${hashed0:-0}" ] 2>/dev/null; }
+check "a file copied in after the uploads is read within 5 s" wait_until 5 hashed_moved
+check "the indexer read that file only, none of the ten uploads (files read: ${hashed0:-?} before, $(hashed_total) after)" \
+	test "$(hashed_total)" = "$((hashed0 + 1))"
+check "the ten uploads and the copied file are in the index" \
+	sh -c "[ \"\$(curl -s --max-time 10 '$BASE/index.yaml' | grep -c 'fresh-1.0.[0-9]*.tgz\|sentinel-1.0.0.tgz')\" = 11 ]"
+
 # A first load of a big directory (over 2,000 files) lists the names
 # without a stat each and takes each file's identity from its read: the
 # files it records as invalid (a bad name, copies of a version already

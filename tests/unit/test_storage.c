@@ -147,6 +147,39 @@ TEST(storage_publish_create_only_refuses_an_existing_file_and_overwrite_replaces
 	rm_tree(root);
 }
 
+TEST(storage_create_refuses_an_existing_file_and_unpublish_takes_its_own_back)
+{
+	char *root = make_root();
+	cd_err err;
+	struct storage_staged s;
+	struct storage_stat st;
+	CHECK(storage_write(root, "", "a-1.0.0.tgz", "one", 3, false, NULL, &err) == CD_OK);
+	CHECK(storage_stage(root, "", "a-1.0.0.tgz", "two!", 4, &s, &err) == CD_OK);
+	CHECK(storage_create(&s, "a-1.0.0.tgz", &err) == CD_EEXIST);
+	CHECK(s.replaced == STAGED_UNPUBLISHED);
+	storage_discard(&s);
+	CHECK_STR(slurp(root, "a-1.0.0.tgz"), "one");
+	CHECK(count_entries(root) == 1);
+
+	CHECK(storage_stage(root, "", "b-1.0.0.tgz", "two!", 4, &s, &err) == CD_OK);
+	CHECK(storage_create(&s, "b-1.0.0.tgz", &err) == CD_OK);
+	CHECK(s.replaced == STAGED_CREATED);
+	CHECK(storage_exists(root, "", "b-1.0.0.tgz", &st) && st.ino == s.st.ino);
+	CHECK(storage_unpublish(&s, "b-1.0.0.tgz", &err) == CD_OK);
+	storage_discard(&s);
+	CHECK(!storage_exists(root, "", "b-1.0.0.tgz", NULL));
+
+	/* Kept: after a sync and discard the file stays, with the staged identity. */
+	CHECK(storage_stage(root, "", "b-1.0.0.tgz", "three", 5, &s, &err) == CD_OK);
+	CHECK(storage_create(&s, "b-1.0.0.tgz", &err) == CD_OK);
+	CHECK(storage_sync(&s, &err) == CD_OK);
+	storage_discard(&s);
+	CHECK_STR(slurp(root, "b-1.0.0.tgz"), "three");
+	CHECK(storage_exists(root, "", "b-1.0.0.tgz", &st) && st.ino == s.st.ino);
+	CHECK(count_entries(root) == 2);
+	rm_tree(root);
+}
+
 TEST(storage_replace_keeps_the_old_file_until_discard_and_unpublish_restores_it)
 {
 	char *root = make_root();
