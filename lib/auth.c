@@ -62,6 +62,8 @@ struct auth {
 	unsigned next_slot;
 	int64_t (*clock)(void);              /* monotonic seconds, never 0 */
 	unsigned long hashes;                /* crypt_rn calls, for tests */
+	void (*before_hash)(void *ctx);      /* auth_before_hash */
+	void *before_hash_ctx;
 };
 
 /* Keys the process's HMAC-SHA256 with AUTH_MAC_LEN random bytes. */
@@ -425,6 +427,12 @@ static bool crypt_matches(struct auth *a, const char *pass, const char *hash)
 	return ok;
 }
 
+void auth_before_hash(struct auth *a, void (*fn)(void *ctx), void *ctx)
+{
+	a->before_hash = fn;
+	a->before_hash_ctx = ctx;
+}
+
 cd_rc auth_check(struct auth *a, const char *header)
 {
 	unsigned char key[AUTH_MAC_LEN], umac[AUTH_MAC_LEN], pmac[AUTH_MAC_LEN];
@@ -450,6 +458,8 @@ cd_rc auth_check(struct auth *a, const char *header)
 		     (CRYPTO_memcmp(pmac, a->basic_pass_mac, AUTH_MAC_LEN) == 0);
 	}
 	if (!ok && a->nusers > 0) {
+		if (a->before_hash != NULL)
+			a->before_hash(a->before_hash_ctx);
 		size_t found = a->nusers;
 		for (size_t i = 0; i < a->nusers; i++)
 			if (CRYPTO_memcmp(umac, a->users[i].name_mac, AUTH_MAC_LEN) == 0 &&

@@ -33,6 +33,12 @@ cd_rc auth_parse_basic(const char *header, char *user, size_t user_sz,
  * names a configured user with the right password; CD_EAUTH otherwise. */
 cd_rc auth_check(struct auth *a, const char *header);
 
+/* fn(ctx) runs each time auth_check is about to compute a password hash
+ * (a credential not in the cache: a bcrypt takes tens of milliseconds), so
+ * a worker can first let go of what others would wait for meanwhile.
+ * NULL for none. */
+void auth_before_hash(struct auth *a, void (*fn)(void *ctx), void *ctx);
+
 /* For tests: the clock the cache reads, in monotonic seconds that are
  * never 0 (NULL restores CLOCK_MONOTONIC), and how many password hashes
  * auth_check has computed so far. */

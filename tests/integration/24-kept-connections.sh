@@ -3,9 +3,10 @@
 # workers open for the next GET, and a worker parks them between
 # requests.  Shown from /proc/net/unix, where every connection a worker
 # accepted is a connected socket bound to the FastCGI socket's path:
-#  A. after GETs of a small chart, connections stay open (parked), and
-#     after a request that is not quick (index.yaml) the one worker has
-#     closed them all (conns_release), so no request waits behind it;
+#  A. after GETs of a small chart, connections stay open (parked); before
+#     a password hash (a credential not in the cache) and after a request
+#     that is not quick (index.yaml) the one worker has closed the others
+#     (conns_release), so no request waits behind it;
 #  B. uploads (POST) leave no connection open;
 #  C. a parked worker killed with SIGKILL, and one stopped with SIGTERM:
 #     the next GETs still answer 200 (nginx retries a GET whose kept
@@ -26,7 +27,10 @@ worker_conns() {
 make_tiny_charts "$TMP/charts" small:1.0.0 other:1.0.0
 small=$TMP/charts/small-1.0.0.tgz
 
-start_stack BASIC_AUTH_USER=u BASIC_AUTH_PASS=p WORKERS=1 CACHE_INTERVAL=1h || finish
+# An htpasswd user beside the single user: its bcrypt is what a cache miss costs.
+htpasswd -B -C 5 -b -c "$TMP/htpasswd" hu hu-pw 2>/dev/null
+start_stack BASIC_AUTH_USER=u BASIC_AUTH_PASS=p HTPASSWD_FILE="$TMP/htpasswd" WORKERS=1 \
+	CACHE_INTERVAL=1h || finish
 auth=(-u u:p)
 check_status "a small chart uploads" 201 "${auth[@]}" --data-binary "@$small" "$BASE/api/charts"
 wait_until 10 test "$(worker_conns)" -eq 0
@@ -40,6 +44,22 @@ check "100 GETs of the small chart on one client connection: all 200 with its by
 	test "$codes" = "100 200 $(wc -c <"$small")"
 check "nginx keeps a connection to the worker open afterwards (parked: $(worker_conns))" \
 	test "$(worker_conns)" -ge 1
+# A credential not in the worker's cache costs a bcrypt (tens of ms): the
+# worker first releases what it parked (auth_before_hash), so no GET that
+# nginx sends on those connections waits for the hash.
+pids=()
+for _ in 1 2 3 4; do
+	curl -s "${auth[@]}" "${urls[@]:0:150}" &
+	pids+=("$!")
+done
+for p in "${pids[@]}"; do wait "$p" || true; done
+parked=$(worker_conns)
+check "four clients at once leave several connections parked ($parked)" test "$parked" -ge 2
+check_status "a GET as the htpasswd user, not yet in the cache, answers 200" 200 -u hu:hu-pw \
+	"$BASE/charts/small-1.0.0.tgz"
+wait_until 10 test "$(worker_conns)" -le 1 || true
+check "... and the worker released the others before hashing it (left: $(worker_conns))" \
+	test "$(worker_conns)" -le 1
 check_status "GET index.yaml (not quick: the worker releases what it parked)" 200 "${auth[@]}" \
 	"$BASE/index.yaml"
 wait_until 10 test "$(worker_conns)" -eq 0

@@ -231,6 +231,32 @@ TEST(auth_cache_lives_while_used_and_at_most_15_minutes)
 	close_alice(a, file);
 }
 
+static void count_call(void *ctx)
+{
+	++*(int *)ctx;
+}
+
+/* The hook runs before every password hash and never on a cache hit, so
+ * the worker lets its parked connections go only when a bcrypt follows. */
+TEST(auth_before_hash_runs_once_per_hash_and_not_on_a_cache_hit)
+{
+	char *file;
+	int calls = 0;
+	struct auth *a = open_alice(&file);
+	auth_before_hash(a, count_call, &calls);
+	CHECK(auth_check(a, basic("alice:right")) == CD_OK);
+	CHECK(calls == 1 && auth_hashes_computed(a) == 1);
+	CHECK(auth_check(a, basic("alice:right")) == CD_OK);
+	CHECK(calls == 1 && auth_hashes_computed(a) == 1);
+	CHECK(auth_check(a, basic("alice:wrong")) == CD_EAUTH);
+	CHECK(auth_check(a, basic("nobody:right")) == CD_EAUTH);
+	CHECK(calls == 3 && auth_hashes_computed(a) == 3);
+	auth_before_hash(a, NULL, NULL);
+	CHECK(auth_check(a, basic("alice:wrong")) == CD_EAUTH);
+	CHECK(calls == 3);
+	close_alice(a, file);
+}
+
 TEST(auth_htpasswd_rejects_weak_hashes_naming_the_line)
 {
 	static const char *const bad[] = {
