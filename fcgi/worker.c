@@ -157,7 +157,6 @@ static void follow_db(struct app *app)
 	log_info("the database file was replaced: reopened it");
 }
 
-/* Whether req_end has read the request's input to its end, without error. */
 /* A credential missing from the cache costs a bcrypt (tens of ms): the
  * GETs nginx queues meanwhile on parked connections go elsewhere. */
 static void release_parked(void *conns)
@@ -165,6 +164,7 @@ static void release_parked(void *conns)
 	conns_release(conns);
 }
 
+/* Whether req_end has read the request's input to its end, without error. */
 static bool input_drained(FCGX_Request *fx)
 {
 	return fx->in != NULL && FCGX_HasSeenEOF(fx->in) == EOF && FCGX_GetError(fx->in) == 0;

@@ -95,8 +95,8 @@ cd_rc storage_replace(struct storage_staged *s, const char *file, cd_err *err);
  * after the commit makes it durable. */
 cd_rc storage_create(struct storage_staged *s, const char *file, cd_err *err);
 
-/* Fsyncs the directory of a file storage_replace or storage_create published or
- * storage_set_aside moved (nothing when there is none).  Before it, a
+/* Fsyncs the directory of a file storage_replace or storage_create
+ * published or storage_set_aside moved (nothing when there is none).  Before it, a
  * crash may bring the old name back; the index then follows storage at
  * the next start, and no client was answered yet. */
 cd_rc storage_sync(struct storage_staged *s, cd_err *err);
