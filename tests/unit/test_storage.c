@@ -129,6 +129,7 @@ TEST(storage_publish_keeps_the_staged_identity)
 	rm_tree(root);
 }
 
+/* Also storage_create's refusal: both name the file through one link. */
 TEST(storage_publish_create_only_refuses_an_existing_file_and_overwrite_replaces_it)
 {
 	char *root = make_root();
@@ -138,7 +139,10 @@ TEST(storage_publish_create_only_refuses_an_existing_file_and_overwrite_replaces
 	CHECK(storage_write(root, "", "a-1.0.0.tgz", "one", 3, false, NULL, &err) == CD_OK);
 	CHECK(storage_stage(root, "", "a-1.0.0.tgz", "two!", 4, &s, &err) == CD_OK);
 	CHECK(storage_publish(&s, "a-1.0.0.tgz", false, &err) == CD_EEXIST);
+	CHECK(storage_create(&s, "a-1.0.0.tgz", &err) == CD_EEXIST);
+	CHECK(s.replaced == STAGED_UNPUBLISHED);
 	CHECK_STR(slurp(root, "a-1.0.0.tgz"), "one");
+	CHECK(count_entries(root) == 1);
 	CHECK(storage_publish(&s, "a-1.0.0.tgz", true, &err) == CD_OK);
 	storage_discard(&s);
 	CHECK_STR(slurp(root, "a-1.0.0.tgz"), "two!");
@@ -147,20 +151,12 @@ TEST(storage_publish_create_only_refuses_an_existing_file_and_overwrite_replaces
 	rm_tree(root);
 }
 
-TEST(storage_create_refuses_an_existing_file_and_unpublish_takes_its_own_back)
+TEST(storage_create_names_the_file_and_unpublish_takes_its_own_back)
 {
 	char *root = make_root();
 	cd_err err;
 	struct storage_staged s;
 	struct storage_stat st;
-	CHECK(storage_write(root, "", "a-1.0.0.tgz", "one", 3, false, NULL, &err) == CD_OK);
-	CHECK(storage_stage(root, "", "a-1.0.0.tgz", "two!", 4, &s, &err) == CD_OK);
-	CHECK(storage_create(&s, "a-1.0.0.tgz", &err) == CD_EEXIST);
-	CHECK(s.replaced == STAGED_UNPUBLISHED);
-	storage_discard(&s);
-	CHECK_STR(slurp(root, "a-1.0.0.tgz"), "one");
-	CHECK(count_entries(root) == 1);
-
 	CHECK(storage_stage(root, "", "b-1.0.0.tgz", "two!", 4, &s, &err) == CD_OK);
 	CHECK(storage_create(&s, "b-1.0.0.tgz", &err) == CD_OK);
 	CHECK(s.replaced == STAGED_CREATED);
@@ -176,7 +172,7 @@ TEST(storage_create_refuses_an_existing_file_and_unpublish_takes_its_own_back)
 	storage_discard(&s);
 	CHECK_STR(slurp(root, "b-1.0.0.tgz"), "three");
 	CHECK(storage_exists(root, "", "b-1.0.0.tgz", &st) && st.ino == s.st.ino);
-	CHECK(count_entries(root) == 2);
+	CHECK(count_entries(root) == 1);
 	rm_tree(root);
 }
 
