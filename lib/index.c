@@ -29,8 +29,13 @@
 /* An older generation's file stays this long after a newer one replaced
  * it, so a reader that was handed it just before (nginx opens it within
  * milliseconds) does not get a 404.  Short, because a 170 MB file that
- * lives for long is written back to disk for nothing. */
-#define INDEX_KEEP_OLD_S 5
+ * lives for long is written back to disk for nothing, and because the
+ * pages of a file removed just before a render are what that render
+ * writes into (render_file): on a virtual machine that hands free memory
+ * back to its host, pages left free for a few seconds cost a fault in the
+ * host each when touched again, and a render of L took 250-500 ms instead
+ * of 70 (docs/benchmarks.md, figure 7). */
+#define INDEX_KEEP_OLD_MS 1000
 /* A compressed copy's temp file untouched this long was left by a crash
  * (a live one grows every few milliseconds). */
 #define GZ_TEMP_STALE_S 3600
@@ -777,8 +782,14 @@ static int mkdir_p(char *path)
 
 struct old_file {
 	long long gen;
-	time_t mtime;
+	struct timespec mtime;
 };
+
+/* Milliseconds from t to now (negative when the clock went back). */
+static long long ms_since(const struct timespec *t, const struct timespec *now)
+{
+	return (long long)(now->tv_sec - t->tv_sec) * 1000 + (now->tv_nsec - t->tv_nsec) / 1000000;
+}
 
 static int old_file_cmp(const void *a, const void *b)
 {
@@ -787,18 +798,22 @@ static int old_file_cmp(const void *a, const void *b)
 }
 
 /* Unlinks "<n>.<ext>" files in dir for generations below gen that were
- * replaced more than INDEX_KEEP_OLD_S ago (when the next newer file was
+ * replaced more than INDEX_KEEP_OLD_MS ago (when the next newer file was
  * written: a file that stayed current for an hour is still kept that long
- * once replaced) with their compressed copy "<n>.<ext>.gz", their
- * "<n>.<ext>.map" at once (only a render reads a map, and the next one
- * starts from gen's file), a copy whose file is gone (indexgz.c compressed
- * it as it was removed), and temp files a crashed render left (called
- * under the lock, so no render is in progress) or a crashed compression. */
-static void remove_old(const char *dir, int64_t gen, const char *ext)
+ * once replaced) with their compressed copy "<n>.<ext>.gz", a copy whose
+ * file is gone (indexgz.c compressed it as it was removed), and temp files
+ * a crashed render left (called under the lock, so no render is in
+ * progress) or a crashed compression.  With maps, also every
+ * "<n>.<ext>.map" below gen (only a render reads a map, and the next one
+ * starts from gen's file); a render about to start passes false, since it
+ * reads the map of the newest file below its own gen. */
+static void remove_old(const char *dir, int64_t gen, const char *ext, bool maps)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	time_t now = time(NULL);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	time_t now_s = now.tv_sec;
 	size_t extlen = strlen(ext), n = 0, cap = 0;
 	struct old_file *v = NULL;
 	if (d == NULL)
@@ -812,7 +827,7 @@ static void remove_old(const char *dir, int64_t gen, const char *ext)
 		}
 		if (strncmp(de->d_name, INDEXGZ_TEMP_PREFIX, strlen(INDEXGZ_TEMP_PREFIX)) == 0) {
 			if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    now - sb.st_mtime > GZ_TEMP_STALE_S)
+			    now_s - sb.st_mtime > GZ_TEMP_STALE_S)
 				unlinkat(dirfd(d), de->d_name, 0);
 			continue;
 		}
@@ -823,7 +838,8 @@ static void remove_old(const char *dir, int64_t gen, const char *ext)
 			continue;
 		if (g < gen && strncmp(end + 1, ext, extlen) == 0 &&
 		    strcmp(end + 1 + extlen, ".map") == 0) {
-			unlinkat(dirfd(d), de->d_name, 0);
+			if (maps)
+				unlinkat(dirfd(d), de->d_name, 0);
 			continue;
 		}
 		if (g < gen && strncmp(end + 1, ext, extlen) == 0 &&
@@ -846,12 +862,12 @@ static void remove_old(const char *dir, int64_t gen, const char *ext)
 			cap = ncap;
 		}
 		v[n].gen = g;
-		v[n++].mtime = sb.st_mtime;
+		v[n++].mtime = sb.st_mtim;
 	}
 	qsort(v, n, sizeof *v, old_file_cmp);
 	for (size_t i = 0; i + 1 < n && v[i].gen < gen; i++) {
 		char name[64];
-		if (now - v[i + 1].mtime < INDEX_KEEP_OLD_S)
+		if (ms_since(&v[i + 1].mtime, &now) < INDEX_KEEP_OLD_MS)
 			continue;
 		snprintf(name, sizeof name, "%lld.%s" INDEXGZ_SUFFIX, v[i].gen, ext);
 		unlinkat(dirfd(d), name, 0); /* the copy first: never one without its file */
@@ -902,6 +918,9 @@ static cd_rc render_file(struct store *s, const struct index_opts *o, const char
 	/* the CHART_URL the blocks were rendered with: a base must share it */
 	if ((rc = store_setting_get(s, "chart_url", &url, err)) != CD_OK)
 		goto done;
+	/* Frees the pages of the files old enough to go just before this
+	 * render needs as many (INDEX_KEEP_OLD_MS). */
+	remove_old(dir, *gen, ext, false);
 	if (asprintf(&tmp, "%s/.render-XXXXXX", dir) < 0) {
 		tmp = NULL;
 		rc = cd_fail(err, CD_ENOMEM, "out of memory");
@@ -1012,7 +1031,7 @@ cd_rc index_ensure(struct store *s, const struct index_opts *o, const char *repo
 		store_release_memory(s); /* a render read every block: give the pages back */
 		if (rc != CD_OK)
 			goto done;
-		remove_old(dir, gen, ext);
+		remove_old(dir, gen, ext, true);
 	}
 	if (asprintf(rel, "%s/%" PRId64 ".%s", rdir, gen, ext) < 0) {
 		*rel = NULL;

@@ -4,6 +4,7 @@
 #include "indexgz.h"
 #include "yamlout.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -245,13 +246,31 @@ static bool index_file_exists(struct ifix *f, const char *rel)
 	return access(path, F_OK) == 0;
 }
 
+/* Sets the mtime of the file at path to ago_ms milliseconds in the past. */
+static void age_path_ms(const char *path, long ago_ms)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	long long ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec - ago_ms * 1000000LL;
+	struct timespec t = { (time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL) };
+	struct timespec times[2] = { t, t };
+	CHECK(utimensat(AT_FDCWD, path, times, 0) == 0);
+}
+
 /* Sets the mtime of the file of rel to ago seconds in the past. */
 static void age_index_file(struct ifix *f, const char *rel, int ago)
 {
 	char path[512];
-	struct timespec t[2] = { { time(NULL) - ago, 0 }, { time(NULL) - ago, 0 } };
 	snprintf(path, sizeof path, "%s/index/%s", f->dir, rel ? rel : "");
-	CHECK(utimensat(AT_FDCWD, path, t, 0) == 0);
+	age_path_ms(path, ago * 1000L);
+}
+
+/* The same, in milliseconds. */
+static void age_index_file_ms(struct ifix *f, const char *rel, long ago_ms)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/index/%s", f->dir, rel ? rel : "");
+	age_path_ms(path, ago_ms);
 }
 
 TEST(index_old_files_are_removed_some_seconds_after_they_were_replaced)
@@ -275,6 +294,35 @@ TEST(index_old_files_are_removed_some_seconds_after_they_were_replaced)
 	free(rel1);
 	free(rel2);
 	free(rel3);
+	iteardown(&f);
+}
+
+/* A second is enough for nginx to open a file it was handed; the pages of
+ * a file let go sooner are what the next render writes into. */
+TEST(index_old_files_are_kept_a_second_measured_in_milliseconds)
+{
+	struct ifix f;
+	char *rel1 = NULL, *rel2 = NULL, *rel3 = NULL, *rel4 = NULL;
+	cd_err err;
+	isetup(&f, "");
+	CHECK(iput(f.s, "team", "a", "1.0.0") == CD_OK);
+	CHECK(index_ensure(f.s, &f.o, "team", STORE_YAML, &rel1, &err) == CD_OK);
+	CHECK(iput(f.s, "team", "a", "1.0.1") == CD_OK);
+	CHECK(index_ensure(f.s, &f.o, "team", STORE_YAML, &rel2, &err) == CD_OK);
+	age_index_file_ms(&f, rel2, 400); /* rel1 replaced 0.4 s ago */
+	CHECK(iput(f.s, "team", "a", "1.0.2") == CD_OK);
+	CHECK(index_ensure(f.s, &f.o, "team", STORE_YAML, &rel3, &err) == CD_OK);
+	CHECK(index_file_exists(&f, rel1));
+	age_index_file_ms(&f, rel2, 1500); /* now 1.5 s ago */
+	CHECK(iput(f.s, "team", "a", "1.0.3") == CD_OK);
+	CHECK(index_ensure(f.s, &f.o, "team", STORE_YAML, &rel4, &err) == CD_OK);
+	CHECK(!index_file_exists(&f, rel1));
+	CHECK(index_file_exists(&f, rel2) && index_file_exists(&f, rel3) &&
+	      index_file_exists(&f, rel4));
+	free(rel1);
+	free(rel2);
+	free(rel3);
+	free(rel4);
 	iteardown(&f);
 }
 
@@ -525,6 +573,33 @@ static void tamper(const char *path, const char *from, const char *to)
 #define B_URL "charts/b-1.0.0.tgz"
 #define B_TAMPERED "charts/b-1.0.0.tgX"
 
+/* Ages every file in the directory of path except path itself (whose
+ * map must keep describing it) by ago_ms.  Returns how many rendered
+ * files the directory holds, path included. */
+static int age_index_dir(const char *path, long ago_ms)
+{
+	char dir[512], entry[1024];
+	snprintf(dir, sizeof dir, "%s", path);
+	*strrchr(dir, '/') = '\0';
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int rendered = 0;
+	CHECK(d != NULL);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		const char *ext = strchr(de->d_name, '.');
+		if (strcmp(ext, ".yaml") == 0 || strcmp(ext, ".json") == 0)
+			rendered++;
+		snprintf(entry, sizeof entry, "%s/%s", dir, de->d_name);
+		if (ago_ms > 0 && strcmp(entry, path) != 0)
+			age_path_ms(entry, ago_ms);
+	}
+	if (d != NULL)
+		closedir(d);
+	return rendered;
+}
+
 /* With lazy writes (the upload path) every other render is followed by a
  * refresh of the stale blocks, so splices start from stale and from fresh
  * blocks alike. */
@@ -559,9 +634,15 @@ static void check_render(struct ifix *f, enum store_format fmt, char prev[512], 
                          const char *what)
 {
 	char path[512], msg[600];
-	if (*prev)
+	if (*prev) {
 		tamper(prev, B_URL, B_TAMPERED);
+		/* The files before the one prev replaced were replaced long enough
+		 * ago to go before the render starts; prev's map stays for it. */
+		age_index_dir(prev, 5000);
+	}
 	char *got = served(f, "team", fmt, path);
+	/* What is left: the new file, prev, and the one prev replaced. */
+	CHECK(age_index_dir(path, 0) <= 3);
 	char *want = full(f, "team", fmt);
 	char *t = got ? strstr(got, B_TAMPERED) : NULL;
 	if (got == NULL || want == NULL || (t != NULL) != copied) {
