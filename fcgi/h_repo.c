@@ -52,7 +52,8 @@ cd_rc h_index(struct req *r, cd_err *err)
 	    gen == 0)
 		(void)store_add_repo(r->app->store, r->repo, NULL);
 
-	cd_rc rc = index_ensure(r->app->store, &o, r->repo, fmt, &rel, err);
+	cd_rc rc = index_ensure_cached(r->app->index_cache, r->app->store, &o, r->repo, fmt, &rel,
+	                               err);
 	if (rc != CD_OK)
 		return rc;
 	if (req_own(r, rel) == NULL)

@@ -34,6 +34,8 @@ struct app {
 	void (*follow_db)(struct app *);  /* before a handler that reads the
 	                                   * database: reopens it if the indexer
 	                                   * replaced the file; NULL in tests */
+	struct index_cache *index_cache;  /* the index files named lately
+	                                   * (index.h); NULL: none kept */
 };
 
 enum req_method {

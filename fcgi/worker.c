@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "conns.h"
+#include "index.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -154,6 +155,7 @@ static void follow_db(struct app *app)
 	store_close(*s);
 	*s = fresh;
 	*id = fresh_id;
+	index_cache_clear(app->index_cache);
 	log_info("the database file was replaced: reopened it");
 }
 
@@ -202,7 +204,11 @@ static void finish(FCGX_Request *fx, struct conns *conns, bool reusable)
 int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
                 struct metrics *metrics, int listen_fd)
 {
-	struct app app = { .cfg = cfg, .opts = opts, .metrics = metrics };
+	/* A second bounds how long a commit whose count never came (its
+	 * writer died in between) or another program's write goes unseen. */
+	struct index_cache index_cache = { .ttl_ms = 1000 };
+	struct app app = { .cfg = cfg, .opts = opts, .metrics = metrics,
+	                   .index_cache = &index_cache };
 	struct sigaction sa;
 	sigset_t stops, all, wait_mask;
 	FCGX_Request fx;
@@ -275,6 +281,7 @@ int worker_main(const struct cd_config *cfg, const struct fcgi_options *opts,
 	}
 
 	FCGX_Free(&fx, 1);
+	index_cache_clear(&index_cache);
 	conns_close(app.conns);
 	auth_close(app.auth);
 	store_close(app.store);

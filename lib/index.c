@@ -988,6 +988,65 @@ done:
 	return rc;
 }
 
+static bool cache_slot_fresh(const struct index_cache *c, const struct index_cache_slot *e,
+                             uint64_t changes, const struct timespec *now)
+{
+	long long ms = (long long)(now->tv_sec - e->at.tv_sec) * 1000 +
+	               (now->tv_nsec - e->at.tv_nsec) / 1000000;
+	return e->changes == changes && ms >= 0 && ms < c->ttl_ms;
+}
+
+cd_rc index_ensure_cached(struct index_cache *c, struct store *s, const struct index_opts *o,
+                          const char *repo, enum store_format fmt, char **rel, cd_err *err)
+{
+	uint64_t changes = 0;
+	struct timespec now;
+	if (c == NULL || repo == NULL || !store_changes(s, &changes))
+		return index_ensure(s, o, repo, fmt, rel, err);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	struct index_cache_slot *e = NULL;
+	for (int i = 0; i < INDEX_CACHE_SLOTS && e == NULL; i++)
+		if (c->slot[i].repo != NULL && c->slot[i].fmt == fmt && strcmp(c->slot[i].repo, repo) == 0)
+			e = &c->slot[i];
+	if (e != NULL && cache_slot_fresh(c, e, changes, &now)) {
+		*rel = strdup(e->rel);
+		return *rel != NULL ? CD_OK : cd_fail(err, CD_ENOMEM, "out of memory");
+	}
+	/* The count and the time are taken before the database is read: a
+	 * commit in between only makes the next request read it again. */
+	cd_rc rc = index_ensure(s, o, repo, fmt, rel, err);
+	if (rc != CD_OK)
+		return rc;
+	if (e == NULL) {
+		e = &c->slot[c->next];
+		c->next = (c->next + 1) % INDEX_CACHE_SLOTS;
+		free(e->repo);
+		e->repo = strdup(repo);
+	}
+	free(e->rel);
+	e->rel = e->repo != NULL ? strdup(*rel) : NULL;
+	if (e->rel == NULL) { /* out of memory: forget the slot, keep the answer */
+		free(e->repo);
+		e->repo = NULL;
+		return CD_OK;
+	}
+	e->fmt = fmt;
+	e->changes = changes;
+	e->at = now;
+	return CD_OK;
+}
+
+void index_cache_clear(struct index_cache *c)
+{
+	if (c == NULL)
+		return;
+	for (int i = 0; i < INDEX_CACHE_SLOTS; i++) {
+		free(c->slot[i].repo);
+		free(c->slot[i].rel);
+		c->slot[i].repo = c->slot[i].rel = NULL;
+	}
+}
+
 /* True when <dir>/<gen>.<ext> of the current generation exists. */
 static bool current_exists(struct store *s, const char *repo, const char *dir,
                            const char *ext, int64_t *gen)

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <time.h>
 #include "cd_err.h"
 #include "store.h"
 
@@ -34,6 +35,32 @@ struct index_opts {
  * process renders a generation. */
 cd_rc index_ensure(struct store *s, const struct index_opts *o, const char *repo,
                    enum store_format fmt, char **rel, cd_err *err);
+
+/* A worker's memory of what index_ensure answered, for a few repos and
+ * formats at once: the same answer is given again without reading the
+ * database or the disk while the database's change count (store_changes)
+ * stays what it was before that answer, and for at most ttl_ms (which
+ * bounds what a crash between a commit and its count, or a write by
+ * another program, can leave unseen).  Zero it, set ttl_ms, free with
+ * index_cache_clear. */
+#define INDEX_CACHE_SLOTS 8
+struct index_cache {
+	long ttl_ms;
+	struct index_cache_slot {
+		char *repo;             /* NULL: unused */
+		enum store_format fmt;
+		uint64_t changes;       /* store_changes before the answer */
+		struct timespec at;     /* CLOCK_MONOTONIC, before the answer */
+		char *rel;
+	} slot[INDEX_CACHE_SLOTS];
+	unsigned next;              /* the slot a new repo takes */
+};
+
+/* index_ensure through c (NULL: straight to index_ensure). */
+cd_rc index_ensure_cached(struct index_cache *c, struct store *s, const struct index_opts *o,
+                          const char *repo, enum store_format fmt, char **rel, cd_err *err);
+
+void index_cache_clear(struct index_cache *c);
 
 /* True with *found = the newest generation below gen that has a
  * "<found>.<ext>" file in dir (a repo's index directory). */

@@ -50,10 +50,14 @@
 #include "semver.h"
 #include "yamlout.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #define SCHEMA_VERSION 5
@@ -192,7 +196,12 @@ struct store {
 	 * (repo, name) marked dirty last, so a batch of puts repeats neither
 	 * statement.  Forgotten when the transaction ends. */
 	char *txn_repo, *dirty_repo, *dirty_name;
+	/* The count of committed writes shared by every process through
+	 * <db>-changes (store_changes); NULL when it could not be mapped. */
+	uint64_t *changes;
 };
+
+static void changes_bump(struct store *s);
 
 static void txn_forget(struct store *s)
 {
@@ -364,6 +373,7 @@ static cd_rc setup_schema(struct store *s, cd_err *err)
 		}
 		if ((rc = exec(s, "COMMIT", err, "create the schema")) != CD_OK)
 			return rc;
+		changes_bump(s); /* a new or recreated database */
 	}
 	return exec(s, "CREATE TEMP TABLE IF NOT EXISTS dirty(repo TEXT NOT NULL,"
 	               " name TEXT NOT NULL, PRIMARY KEY(repo, name))",
@@ -456,12 +466,50 @@ static void store_config_once(void)
 	}
 }
 
+/* <db>-changes: one page, of which the first 8 bytes count commits. */
+#define CHANGES_MAP_SIZE 4096
+
+/* Maps <path>-changes (made on first use), or NULL: without it every
+ * store_changes call reports "unknown" and readers read the database. */
+static uint64_t *changes_map(const char *path)
+{
+	char name[4200];
+	struct stat st;
+	snprintf(name, sizeof name, "%s-changes", path);
+	int fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return NULL;
+	void *p = MAP_FAILED;
+	/* Only ever grown, so two processes making it at once agree. */
+	if (fstat(fd, &st) == 0 && (st.st_size >= CHANGES_MAP_SIZE ||
+	                            ftruncate(fd, CHANGES_MAP_SIZE) == 0))
+		p = mmap(NULL, CHANGES_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* After a commit, before anyone is told of it (store_changes). */
+static void changes_bump(struct store *s)
+{
+	if (s->changes != NULL)
+		__atomic_add_fetch(s->changes, 1, __ATOMIC_SEQ_CST);
+}
+
+bool store_changes(struct store *s, uint64_t *count)
+{
+	if (s->changes == NULL)
+		return false;
+	*count = __atomic_load_n(s->changes, __ATOMIC_SEQ_CST);
+	return true;
+}
+
 static cd_rc store_open_once(const char *path, struct store **out, cd_err *err)
 {
 	struct store *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return cd_fail(err, CD_ENOMEM, "out of memory");
 	s->block_json = true;
+	s->changes = changes_map(path);
 	store_config_once();
 	int rc = sqlite3_open_v2(path, &s->db,
 	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -503,6 +551,8 @@ void store_close(struct store *s)
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close_v2(s->db);
+	if (s->changes != NULL)
+		munmap(s->changes, CHANGES_MAP_SIZE);
 	buf_free(&s->yaml);
 	buf_free(&s->json);
 	txn_forget(s);
@@ -621,6 +671,8 @@ static cd_rc write_end(struct store *s, cd_rc rc, cd_err *err)
 		rc = flush_dirty(s, err);
 	if (rc == CD_OK)
 		rc = exec(s, "COMMIT", err, "commit");
+	if (rc == CD_OK)
+		changes_bump(s);
 	if (rc != CD_OK && !sqlite3_get_autocommit(s->db))
 		exec(s, "ROLLBACK", NULL, "roll back");
 	txn_forget(s);

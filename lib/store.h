@@ -116,6 +116,14 @@ cd_rc store_get(struct store *s, const char *repo, const char *name,
  * keep growing even across a recreated database. */
 cd_rc store_generation(struct store *s, const char *repo, int64_t *gen, cd_err *err);
 
+/* The count of writes committed to this database by any process (a
+ * shared page, <db>-changes, that each commit adds one to before its
+ * writer answers anyone), into *count: while it stays the same, nothing a
+ * reader sees has changed, and no read transaction is needed to know it.
+ * A write made by another program (the sqlite3 shell) does not count.
+ * False when the page could not be mapped: take every call as a change. */
+bool store_changes(struct store *s, uint64_t *count);
+
 /* SQLite's PRAGMA data_version into *version: it changes when another
  * connection (a worker, say) has committed since this connection last
  * asked, never for this connection's own commits. */

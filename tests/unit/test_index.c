@@ -326,6 +326,80 @@ TEST(index_old_files_are_kept_a_second_measured_in_milliseconds)
 	iteardown(&f);
 }
 
+/* Sets repo's generation to gen the way another program would: straight
+ * in the database, without the count a commit of ours adds. */
+static void set_gen_behind_our_back(struct ifix *f, const char *repo, long long gen)
+{
+	sqlite3 *db = NULL;
+	char sql[256];
+	snprintf(sql, sizeof sql, "UPDATE repo SET gen = %lld WHERE repo = '%s'", gen, repo);
+	CHECK(sqlite3_open(f->db, &db) == SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&t, NULL);
+}
+
+/* The cache answers without the database while the count stands, a
+ * counted commit is seen at once, an uncounted one within ttl_ms. */
+TEST(index_cache_answers_until_a_commit_or_its_time_is_up)
+{
+	struct ifix f;
+	struct index_cache c = { .ttl_ms = 60000 };
+	char *a = NULL, *b = NULL, *j = NULL, *other = NULL;
+	int64_t gen = 0;
+	cd_err err;
+	isetup(&f, "");
+	CHECK(iput(f.s, "team", "a", "1.0.0") == CD_OK);
+	CHECK(index_ensure_cached(&c, f.s, &f.o, "team", STORE_YAML, &a, &err) == CD_OK);
+	CHECK(store_generation(f.s, "team", &gen, &err) == CD_OK);
+	set_gen_behind_our_back(&f, "team", (long long)gen + 100);
+	CHECK(index_ensure_cached(&c, f.s, &f.o, "team", STORE_YAML, &b, &err) == CD_OK);
+	CHECK(a != NULL && b != NULL && strcmp(a, b) == 0); /* from the cache */
+	free(b);
+	/* Another format and another repo have their own answers. */
+	CHECK(index_ensure_cached(&c, f.s, &f.o, "team", STORE_JSON, &j, &err) == CD_OK);
+	CHECK(j != NULL && strstr(j, ".json") != NULL);
+	CHECK(iput(f.s, "other", "x", "1.0.0") == CD_OK); /* counted */
+	CHECK(index_ensure_cached(&c, f.s, &f.o, "other", STORE_YAML, &other, &err) == CD_OK);
+	CHECK(other != NULL && strcmp(other, a) != 0);
+	/* A counted commit: the next answer reads the database. */
+	CHECK(index_ensure_cached(&c, f.s, &f.o, "team", STORE_YAML, &b, &err) == CD_OK);
+	CHECK(b != NULL && strcmp(b, a) != 0);
+	CHECK(store_generation(f.s, "team", &gen, &err) == CD_OK);
+	char want[64];
+	snprintf(want, sizeof want, "/%lld.yaml", (long long)gen);
+	CHECK(b != NULL && strstr(b, want) != NULL);
+	free(b);
+	/* An uncounted one: seen once ttl_ms has passed, not before. */
+	set_gen_behind_our_back(&f, "team", (long long)gen + 7);
+	c.ttl_ms = 50;
+	CHECK(index_ensure_cached(&c, f.s, &f.o, "team", STORE_YAML, &b, &err) == CD_OK);
+	CHECK(b != NULL && strstr(b, want) != NULL);
+	free(b);
+	sleep_ms(80);
+	snprintf(want, sizeof want, "/%lld.yaml", (long long)gen + 7);
+	CHECK(index_ensure_cached(&c, f.s, &f.o, "team", STORE_YAML, &b, &err) == CD_OK);
+	CHECK(b != NULL && strstr(b, want) != NULL);
+	free(b);
+	/* No cache: straight to the database. */
+	set_gen_behind_our_back(&f, "team", (long long)gen + 9);
+	snprintf(want, sizeof want, "/%lld.yaml", (long long)gen + 9);
+	CHECK(index_ensure_cached(NULL, f.s, &f.o, "team", STORE_YAML, &b, &err) == CD_OK);
+	CHECK(b != NULL && strstr(b, want) != NULL);
+	free(b);
+	index_cache_clear(&c);
+	free(a);
+	free(j);
+	free(other);
+	iteardown(&f);
+}
+
 /* The bytes of the file of rel (gunzipped when gz), malloc'd into *out. */
 static size_t read_index_file(struct ifix *f, const char *rel, bool gz, char **out)
 {

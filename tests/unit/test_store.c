@@ -234,6 +234,40 @@ TEST(store_rollback_forgets_the_batch)
 	teardown(&f);
 }
 
+/* The count a worker reads instead of the database (index cache): every
+ * handle on the file sees each commit, and nothing else moves it. */
+TEST(store_changes_counts_commits_across_handles)
+{
+	struct fixture f;
+	struct store *other = NULL;
+	struct store_chart c;
+	uint64_t before = 0, now = 0, seen = 0;
+	int64_t gen = 0;
+	cd_err err;
+	setup(&f);
+	CHECK(store_open(f.db, &other, &err) == CD_OK);
+	CHECK(store_changes(f.s, &before) && store_changes(other, &seen) && before == seen);
+	CHECK(put(f.s, "", "a", "1.0.0") == CD_OK);
+	CHECK(store_changes(other, &now) && now == before + 1);
+	CHECK(store_get(other, "", "a", "1.0.0", &c, &err) == CD_OK); /* reads: no change */
+	store_chart_free(&c);
+	CHECK(store_generation(other, "", &gen, &err) == CD_OK);
+	CHECK(store_changes(f.s, &seen) && seen == now);
+	CHECK(store_begin(other, &err) == CD_OK); /* a batch rolled back: none */
+	CHECK(put(other, "", "b", "1.0.0") == CD_OK);
+	store_rollback(other);
+	CHECK(store_changes(f.s, &seen) && seen == now);
+	CHECK(store_begin(other, &err) == CD_OK); /* a batch committed: one */
+	CHECK(put(other, "", "b", "1.0.0") == CD_OK);
+	CHECK(put(other, "", "c", "1.0.0") == CD_OK);
+	CHECK(store_commit(other, &err) == CD_OK);
+	CHECK(store_changes(f.s, &seen) && seen == now + 1);
+	CHECK(store_remove(f.s, "", "a", "1.0.0", "", &err) == CD_OK);
+	CHECK(store_changes(other, &seen) && seen == now + 2);
+	store_close(other);
+	teardown(&f);
+}
+
 TEST(store_each_chart_sorts_names_then_newest_versions)
 {
 	struct fixture f;
