@@ -57,8 +57,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SCHEMA_VERSION 5
 #define BUSY_TIMEOUT_MS 10000
