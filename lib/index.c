@@ -864,7 +864,8 @@ static void remove_old(const char *dir, int64_t gen, const char *ext, bool maps)
 		v[n].gen = g;
 		v[n++].mtime = sb.st_mtim;
 	}
-	qsort(v, n, sizeof *v, old_file_cmp);
+	if (n > 1) /* v is NULL when there is none: before a repo's first render */
+		qsort(v, n, sizeof *v, old_file_cmp);
 	for (size_t i = 0; i + 1 < n && v[i].gen < gen; i++) {
 		char name[64];
 		if (ms_since(&v[i + 1].mtime, &now) < INDEX_KEEP_OLD_MS)
