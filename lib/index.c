@@ -992,8 +992,7 @@ done:
 static bool cache_slot_fresh(const struct index_cache *c, const struct index_cache_slot *e,
                              uint64_t changes, const struct timespec *now)
 {
-	long long ms = (long long)(now->tv_sec - e->at.tv_sec) * 1000 +
-	               (now->tv_nsec - e->at.tv_nsec) / 1000000;
+	long long ms = ms_since(&e->at, now);
 	return e->changes == changes && ms >= 0 && ms < c->ttl_ms;
 }
 

@@ -257,20 +257,18 @@ static void age_path_ms(const char *path, long ago_ms)
 	CHECK(utimensat(AT_FDCWD, path, times, 0) == 0);
 }
 
-/* Sets the mtime of the file of rel to ago seconds in the past. */
-static void age_index_file(struct ifix *f, const char *rel, int ago)
-{
-	char path[512];
-	snprintf(path, sizeof path, "%s/index/%s", f->dir, rel ? rel : "");
-	age_path_ms(path, ago * 1000L);
-}
-
-/* The same, in milliseconds. */
+/* Sets the mtime of the file of rel to ago_ms milliseconds in the past. */
 static void age_index_file_ms(struct ifix *f, const char *rel, long ago_ms)
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/index/%s", f->dir, rel ? rel : "");
 	age_path_ms(path, ago_ms);
+}
+
+/* The same, in seconds. */
+static void age_index_file(struct ifix *f, const char *rel, int ago)
+{
+	age_index_file_ms(f, rel, ago * 1000L);
 }
 
 TEST(index_old_files_are_removed_some_seconds_after_they_were_replaced)
@@ -647,10 +645,10 @@ static void tamper(const char *path, const char *from, const char *to)
 #define B_URL "charts/b-1.0.0.tgz"
 #define B_TAMPERED "charts/b-1.0.0.tgX"
 
-/* Ages every file in the directory of path except path itself (whose
- * map must keep describing it) by ago_ms.  Returns how many rendered
- * files the directory holds, path included. */
-static int age_index_dir(const char *path, long ago_ms)
+/* How many rendered files the directory of path holds, path included;
+ * with age_others_ms > 0 it also ages every other file there by that much
+ * (not path, whose map must keep describing it). */
+static int rendered_in_dir(const char *path, long age_others_ms)
 {
 	char dir[512], entry[1024];
 	snprintf(dir, sizeof dir, "%s", path);
@@ -666,8 +664,8 @@ static int age_index_dir(const char *path, long ago_ms)
 		if (strcmp(ext, ".yaml") == 0 || strcmp(ext, ".json") == 0)
 			rendered++;
 		snprintf(entry, sizeof entry, "%s/%s", dir, de->d_name);
-		if (ago_ms > 0 && strcmp(entry, path) != 0)
-			age_path_ms(entry, ago_ms);
+		if (age_others_ms > 0 && strcmp(entry, path) != 0)
+			age_path_ms(entry, age_others_ms);
 	}
 	if (d != NULL)
 		closedir(d);
@@ -712,11 +710,11 @@ static void check_render(struct ifix *f, enum store_format fmt, char prev[512], 
 		tamper(prev, B_URL, B_TAMPERED);
 		/* The files before the one prev replaced were replaced long enough
 		 * ago to go before the render starts; prev's map stays for it. */
-		age_index_dir(prev, 5000);
+		(void)rendered_in_dir(prev, 5000);
 	}
 	char *got = served(f, "team", fmt, path);
 	/* What is left: the new file, prev, and the one prev replaced. */
-	CHECK(age_index_dir(path, 0) <= 3);
+	CHECK(rendered_in_dir(path, 0) <= 3);
 	char *want = full(f, "team", fmt);
 	char *t = got ? strstr(got, B_TAMPERED) : NULL;
 	if (got == NULL || want == NULL || (t != NULL) != copied) {
